@@ -1,0 +1,30 @@
+"""One observation of the screen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A screenshot and what is known about it.
+
+    ``image`` is in screen pixels: its size equals ``size`` (width, height) of the screen or
+    viewport the executor clicks in. ``taken_at`` is ``time.time()`` seconds. ``url`` and
+    ``title`` are filled by browser executors (None elsewhere). ``capture_s`` is how long the
+    capture took, in seconds.
+    """
+
+    image: Image.Image
+    taken_at: float
+    capture_s: float = 0.0
+    url: str | None = None
+    title: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in screen pixels."""
+        return self.image.size

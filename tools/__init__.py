@@ -1,0 +1,1 @@
+"""Executors that carry out actions: a Playwright browser and a PyAutoGUI desktop."""
