@@ -111,6 +111,10 @@ class PromptFormat(Protocol):
         """(width, height) of the image the model sees for a screen of ``screen_size``."""
         ...
 
+    def image_tokens(self, model_size: tuple[int, int]) -> int:
+        """Vision tokens one image of ``model_size`` (width, height) costs this model family."""
+        ...
+
     def build_request(
         self, task: str, history: Sequence[Turn], model_image: Image.Image, feedback: str | None
     ) -> ModelRequest:

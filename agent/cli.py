@@ -1,0 +1,222 @@
+"""The ``screenpilot`` command line.
+
+Exit codes: 0 the task succeeded; 1 the task failed (model gave up, budget spent, replies ran
+out); 2 bad usage or configuration; 3 an infrastructure error ended the run (backend down,
+browser crashed, display gone); 130 stopped by Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from agent.errors import ConfigError, InfrastructureError, ScreenpilotError
+from agent.settings import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MIN_PIXELS,
+    BrowserTarget,
+    DesktopTarget,
+    ModelSettings,
+    PromptSettings,
+    RunSettings,
+)
+
+EXIT_SUCCESS = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INFRASTRUCTURE = 3
+EXIT_INTERRUPTED = 130
+
+_EXIT_BY_STATUS = {"success": EXIT_SUCCESS, "failure": EXIT_FAILURE, "error": EXIT_INFRASTRUCTURE,
+                   "stopped": EXIT_INTERRUPTED}
+
+MODEL_HELP = (
+    "which model decides: scripted:REPLIES.json (replays a JSON list of reply strings), an alias "
+    "(qwen2.5-vl-3b, qwen2.5-vl-7b, qwen2.5-vl-32b, qwen2.5-vl-72b: the Instruct checkpoints, run "
+    "locally with transformers), a local model folder, or with --api-base the model name the server serves"
+)
+
+
+def size_arg(text: str) -> tuple[int, int]:
+    """Parse ``WIDTHxHEIGHT`` (e.g. 1280x720) into a (width, height) tuple of pixels."""
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1280x720, got {text!r}") from None
+    if width < 1 or height < 1:
+        raise argparse.ArgumentTypeError(f"width and height must be positive, got {text!r}")
+    return width, height
+
+
+def url_arg(text: str) -> str:
+    """A URL as given, or a local file path turned into a file:// URL."""
+    if "://" in text or text.startswith(("about:", "data:")):
+        return text
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a URL (with a scheme) nor an existing file")
+    return path.resolve().as_uri()
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", required=True, help=MODEL_HELP)
+    group.add_argument("--api-base", default=None,
+                       help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (env SCREENPILOT_API_BASE); "
+                       "the API key comes from env SCREENPILOT_API_KEY or OPENAI_API_KEY")
+    group.add_argument("--max-new-tokens", type=_positive_int, default=256, help="reply length cap (default 256)")
+    group.add_argument("--device-map", default="auto", help="local backend: accelerate device_map (default auto)")
+    group.add_argument("--dtype", default="auto", help="local backend: auto (bf16 on GPU), bfloat16, float16, float32")
+    group.add_argument("--attn-implementation", default=None, choices=["sdpa", "flash_attention_2", "eager"],
+                       help="local backend: attention kernel")
+    group.add_argument("--image-format", default="png", choices=["png", "jpeg"],
+                       help="HTTP backend: how screenshots are encoded (default png)")
+    group.add_argument("--timeout", type=float, default=120.0, help="HTTP backend: seconds per request")
+    group.add_argument("--retries", type=int, default=3, help="HTTP backend: retries on errors 429/5xx")
+    prompt = parser.add_argument_group("prompt and image budget")
+    prompt.add_argument("--min-pixels", type=_positive_int, default=DEFAULT_MIN_PIXELS,
+                        help=f"smallest model image area in pixels (default {DEFAULT_MIN_PIXELS})")
+    prompt.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS,
+                        help=f"largest model image area in pixels (default {DEFAULT_MAX_PIXELS}; "
+                        f"{1280 * 28 * 28} is faster)")
+    prompt.add_argument("--keep-images", type=_positive_int, default=1,
+                        help="screenshots sent per request: 1 = current only, earlier steps as text (default)")
+
+
+def _add_run_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    run = sub.add_parser("run", help="carry out a task in a browser or on the desktop",
+                         description="Carry out TASK: screenshot -> model -> action, until the model "
+                         "terminates or a budget runs out. The trajectory goes to a new folder in --out.")
+    run.add_argument("task", help="what to do, in plain words")
+    target = run.add_argument_group("where")
+    target.add_argument("--url", type=url_arg, default=None, help="browser: start page (URL or local file)")
+    target.add_argument("--viewport", type=size_arg, default=(1280, 720), help="browser: WxH (default 1280x720)")
+    target.add_argument("--headed", action="store_true", help="browser: show the window (default headless)")
+    target.add_argument("--browser-path", default=None, help="browser: Chromium executable (default: detect)")
+    target.add_argument("--desktop", action="store_true", help="drive the X11 desktop instead of a browser")
+    target.add_argument("--monitor", type=_positive_int, default=1, help="desktop: monitor number (default 1)")
+    target.add_argument("--virtual-display", type=size_arg, default=None,
+                        help="desktop: start an Xvfb display of WxH for the run")
+    target.add_argument("--launch", action="append", default=[],
+                        help="desktop: command to start on the display (repeatable)")
+    target.add_argument("--no-fail-safe", action="store_true",
+                        help="desktop: disable PyAutoGUI's corner fail-safe (off anyway on virtual displays)")
+    _add_model_options(run)
+    budget = run.add_argument_group("budget and output")
+    budget.add_argument("--max-steps", type=_positive_int, default=30, help="model calls at most (default 30)")
+    budget.add_argument("--max-model-errors", type=_positive_int, default=3,
+                        help="consecutive unusable replies before giving up (default 3)")
+    budget.add_argument("--out", type=Path, default=Path("runs"), help="folder for run folders (default ./runs)")
+    budget.add_argument("--quiet", action="store_true", help="print only the outcome")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (subcommands run and dev)."""
+    parser = argparse.ArgumentParser(
+        prog="screenpilot",
+        description="A vision-language agent (Qwen2.5-VL) that operates browsers and desktops through "
+        "their screens.",
+        epilog="Exit codes: 0 success, 1 task failed, 2 usage/configuration error, "
+        "3 infrastructure error, 130 interrupted.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_run_parser(sub)
+    dev = sub.add_parser("dev", help="developer utilities").add_subparsers(dest="dev_command", required=True)
+    tiny = dev.add_parser("build-tiny-model", help="build a tiny random Qwen2.5-VL folder for tests (offline)")
+    tiny.add_argument("dir", type=Path, help="folder to create")
+    tiny.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> RunSettings:
+    """Turn parsed ``run`` arguments into RunSettings (the one place env vars are read)."""
+    target: BrowserTarget | DesktopTarget
+    if args.desktop:
+        if args.url:
+            raise ConfigError("--url is for the browser; with --desktop use --launch to start an application")
+        target = DesktopTarget(args.monitor, args.virtual_display, tuple(args.launch),
+                               fail_safe=not args.no_fail_safe and args.virtual_display is None)
+    else:
+        if args.virtual_display or args.launch:
+            raise ConfigError("--virtual-display and --launch need --desktop")
+        target = BrowserTarget(args.url, args.viewport, args.headed, args.browser_path)
+    model = ModelSettings(
+        spec=args.model,
+        api_base=args.api_base or os.environ.get("SCREENPILOT_API_BASE"),
+        api_key=os.environ.get("SCREENPILOT_API_KEY") or os.environ.get("OPENAI_API_KEY"),
+        max_new_tokens=args.max_new_tokens, device_map=args.device_map, dtype=args.dtype,
+        attn_implementation=args.attn_implementation, image_format=args.image_format,
+        timeout_s=args.timeout, max_retries=args.retries,
+    )
+    if args.min_pixels > args.max_pixels:
+        raise ConfigError(f"--min-pixels ({args.min_pixels}) must not exceed --max-pixels ({args.max_pixels})")
+    prompt = PromptSettings(min_pixels=args.min_pixels, max_pixels=args.max_pixels, keep_images=args.keep_images)
+    return RunSettings(task=args.task, model=model, target=target, prompt=prompt, max_steps=args.max_steps,
+                       max_model_errors=args.max_model_errors, out_dir=args.out, quiet=args.quiet)
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    """``screenpilot run``: run one task and print where its trajectory is."""
+    from agent.console import ConsoleObserver
+    from agent.runner import run_task
+
+    settings = settings_from_args(args)
+    observers = [] if settings.quiet else [ConsoleObserver(console, settings.max_steps)]
+    outcome = run_task(settings, observers)
+    if settings.quiet:
+        console.print(f"{outcome.result.status} ({outcome.result.reason}) after {outcome.result.steps} step(s)")
+    console.print(f"Trajectory: {outcome.run_dir}")
+    return _EXIT_BY_STATUS[outcome.result.status]
+
+
+def cmd_build_tiny_model(args: argparse.Namespace, console: Console) -> int:
+    """``screenpilot dev build-tiny-model DIR``."""
+    import time
+
+    from models.tiny import build_tiny_qwen25_vl
+
+    t0 = time.perf_counter()
+    path = build_tiny_qwen25_vl(args.dir, seed=args.seed)
+    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    console.print(f"Built tiny Qwen2.5-VL in {path} ({size / 1e6:.1f} MB, {time.perf_counter() - t0:.1f} s)")
+    return EXIT_SUCCESS
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``screenpilot`` console script; returns the exit code."""
+    console = Console(stderr=True, highlight=False)
+    args = build_parser().parse_args(argv)
+    handlers = {"run": cmd_run}
+    try:
+        if args.command == "dev":
+            return cmd_build_tiny_model(args, console)
+        return handlers[args.command](args, console)
+    except ConfigError as exc:
+        console.print(f"[bold red]Configuration error:[/bold red] {escape(exc.message)}")
+        return EXIT_USAGE
+    except InfrastructureError as exc:
+        console.print(f"[bold red]Error:[/bold red] {escape(exc.message)}")
+        return EXIT_INFRASTRUCTURE
+    except ScreenpilotError as exc:
+        console.print(f"[bold red]Error:[/bold red] {escape(exc.message)}")
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        console.print("[bold magenta]Interrupted[/bold magenta]: the trajectory holds every finished step.")
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

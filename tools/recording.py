@@ -1,0 +1,69 @@
+"""A stand-in executor that records actions instead of carrying them out.
+
+For tests of the loop and for users who want to see what an agent *would* do: it returns
+a plain synthetic screenshot of a fixed size and keeps every action it was asked to execute.
+It is a test double, not a screen: use :mod:`tools.browser` or :mod:`tools.desktop` for real work.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from PIL import Image
+
+from agent.actions import Action
+from agent.errors import ExecutorError
+from agent.frame import Frame
+
+
+class RecordingExecutor:
+    """Records executed actions in :attr:`actions`; screenshots are ``size`` grey images.
+
+    ``fail_on`` (optional) is called with each action before it is recorded; raise from it to
+    simulate an executor failure (e.g. ``ExecutorError`` for a crashed browser).
+    """
+
+    kind = "recording"
+
+    def __init__(
+        self,
+        size: tuple[int, int] = (1280, 720),
+        fail_on: Callable[[Action], None] | None = None,
+    ) -> None:
+        self._size = size
+        self._fail_on = fail_on
+        self.actions: list[Action] = []
+        self.screenshots = 0
+        self.closed = False
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels."""
+        return self._size
+
+    def screenshot(self) -> Frame:
+        """A uniform grey image of :attr:`size`; ExecutorError once closed."""
+        if self.closed:
+            raise ExecutorError("the recording executor is closed")
+        self.screenshots += 1
+        shade = (40 * self.screenshots) % 256
+        return Frame(Image.new("RGB", self._size, (shade, shade, shade)), taken_at=time.time())
+
+    def execute(self, action: Action) -> None:
+        """Record ``action`` (after ``fail_on``, which may raise)."""
+        if self._fail_on is not None:
+            self._fail_on(action)
+        self.actions.append(action)
+
+    def settle(self) -> float:
+        """Nothing moves: zero seconds."""
+        return 0.0
+
+    def describe(self) -> dict[str, object]:
+        """What run.json records."""
+        return {"executor": "recording", "size": list(self._size)}
+
+    def close(self) -> None:
+        """Mark closed (idempotent)."""
+        self.closed = True
