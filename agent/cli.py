@@ -8,6 +8,7 @@ browser crashed, display gone); 130 stopped by Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -96,7 +97,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="screenshots sent per request: 1 = current only, earlier steps as text (default)")
 
 
-def _add_run_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_run_parser(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="carry out a task in a browser or on the desktop",
                          description="Carry out TASK: screenshot -> model -> action, until the model "
                          "terminates or a budget runs out. The trajectory goes to a new folder in --out.")
@@ -121,10 +122,16 @@ def _add_run_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help="consecutive unusable replies before giving up (default 3)")
     budget.add_argument("--out", type=Path, default=Path("runs"), help="folder for run folders (default ./runs)")
     budget.add_argument("--quiet", action="store_true", help="print only the outcome")
+    run.set_defaults(handler=cmd_run)
+
+
+# Modules that add subcommands: each has ``add_parser(subparsers)``, which registers its parser
+# with ``set_defaults(handler=fn)`` where ``fn(args, console) -> exit code``.
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (subcommands run and dev)."""
+    """The full argument parser: run, dev, and the subcommands of COMMAND_MODULES."""
     parser = argparse.ArgumentParser(
         prog="screenpilot",
         description="A vision-language agent (Qwen2.5-VL) that operates browsers and desktops through "
@@ -134,10 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run_parser(sub)
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).add_parser(sub)
     dev = sub.add_parser("dev", help="developer utilities").add_subparsers(dest="dev_command", required=True)
     tiny = dev.add_parser("build-tiny-model", help="build a tiny random Qwen2.5-VL folder for tests (offline)")
     tiny.add_argument("dir", type=Path, help="folder to create")
     tiny.add_argument("--seed", type=int, default=0)
+    tiny.set_defaults(handler=cmd_build_tiny_model)
     return parser
 
 
@@ -199,11 +209,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``screenpilot`` console script; returns the exit code."""
     console = Console(stderr=True, highlight=False)
     args = build_parser().parse_args(argv)
-    handlers = {"run": cmd_run}
     try:
-        if args.command == "dev":
-            return cmd_build_tiny_model(args, console)
-        return handlers[args.command](args, console)
+        exit_code: int = args.handler(args, console)
+        return exit_code
     except ConfigError as exc:
         console.print(f"[bold red]Configuration error:[/bold red] {escape(exc.message)}")
         return EXIT_USAGE

@@ -5,8 +5,22 @@ from __future__ import annotations
 import pytest
 
 from agent.actions import (
-    AskUser, Click, Drag, GoBack, MoveTo, Navigate, Point, PressKeys, Scroll, Terminate, TypeText, Wait,
-    describe, from_json, map_points, to_json,
+    AskUser,
+    Click,
+    Drag,
+    GoBack,
+    MoveTo,
+    Navigate,
+    Point,
+    PressKeys,
+    Scroll,
+    Terminate,
+    TypeText,
+    Wait,
+    describe,
+    from_json,
+    map_points,
+    to_json,
 )
 from agent.keys import normalize_key, split_chord
 
