@@ -10,7 +10,7 @@ happens, observers get ``on_end`` with the :class:`RunResult`, so the trajectory
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -106,9 +106,16 @@ class Observer(Protocol):
     def on_end(self, result: RunResult) -> None: ...
 
 
+EndCondition = Callable[[StepRecord], "RunResult | None"]
+
+
 @dataclass
 class Agent:
-    """One configured agent; :meth:`run` carries out one task."""
+    """One configured agent; :meth:`run` carries out one task.
+
+    ``end_when`` (optional) is asked after every step whether the environment has ended the
+    episode (e.g. a MiniWoB++ page reporting done); a RunResult it returns ends the run.
+    """
 
     model: ModelBackend
     prompt: PromptFormat
@@ -117,6 +124,7 @@ class Agent:
     policy: Policy = field(default_factory=AllowAll)
     human: HumanChannel = field(default_factory=NobodyAvailable)
     limits: LoopLimits = field(default_factory=LoopLimits)
+    end_when: EndCondition | None = None
 
     def run(self, task: str) -> RunResult:
         """Run ``task`` until it ends; always notifies observers of the end."""
@@ -132,6 +140,8 @@ class Agent:
                 step = self._step(index, task, history, feedback)
                 self._record(step)
                 result = self._outcome(step)
+                if result is None and self.end_when is not None:
+                    result = self.end_when(step)
                 if result is not None:
                     return result
                 model_errors = model_errors + 1 if _is_model_error(step) else 0
