@@ -12,12 +12,17 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from rich.console import Console
 from rich.markup import escape
 
 from agent.errors import ConfigError, InfrastructureError, ScreenpilotError
+from agent.interrupts import StopFlag, graceful_interrupts
+from agent.safety import PolicyConfig, load_policy_file
+from agent.secret_values import load_secrets
 from agent.settings import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_MIN_PIXELS,
@@ -122,12 +127,54 @@ def _add_run_parser(sub: argparse._SubParsersAction) -> None:
                         help="consecutive unusable replies before giving up (default 3)")
     budget.add_argument("--out", type=Path, default=Path("runs"), help="folder for run folders (default ./runs)")
     budget.add_argument("--quiet", action="store_true", help="print only the outcome")
+    budget.add_argument("--live-screenshots", type=Path, default=None, metavar="DIR",
+                        help="keep DIR/latest.png (annotated) and DIR/latest.json updated after each step")
+    _add_safety_options(run)
     run.set_defaults(handler=cmd_run)
+
+
+def _add_safety_options(parser: argparse.ArgumentParser) -> None:
+    safety = parser.add_argument_group(
+        "safety", "The start URL's origin is always allowed; file:// URLs and private network addresses "
+        "elsewhere only with the flags below.")
+    safety.add_argument("--policy", type=Path, default=None, help="policy YAML file (domains, keys, regions, confirm)")
+    safety.add_argument("--allow-domain", action="append", default=[], metavar="PATTERN",
+                        help="only these domains may be visited (repeatable; example.org includes subdomains)")
+    safety.add_argument("--block-domain", action="append", default=[], metavar="PATTERN",
+                        help="never visit these domains (repeatable)")
+    safety.add_argument("--allow-file-urls", action="store_true", help="allow file:// pages beyond the start URL")
+    safety.add_argument("--allow-private-network", action="store_true",
+                        help="allow localhost and private addresses beyond the start URL's origin")
+    safety.add_argument("--confirm", nargs="?", const="all", action="append", default=[],
+                        choices=["all", "type", "key", "navigate", "click"], metavar="KIND",
+                        help="ask before actions of KIND (type, key, navigate, click); alone: every action")
+    safety.add_argument("--no-terminal-default", choices=["deny", "approve"], default=None,
+                        help="what confirmation means with no terminal attached (default deny)")
+    safety.add_argument("--dry-run", action="store_true", help="decide and record, but carry out no action")
+    safety.add_argument("--secret", action="append", default=[], metavar="NAME[:DOMAINS]",
+                        help="a secret the model types as {{NAME}}; value from env $NAME or --secrets-file; "
+                        "optional comma-separated domains it may be typed on")
+    safety.add_argument("--secrets-file", type=Path, default=None, help="file of NAME=value lines")
+
+
+def policy_from_args(args: argparse.Namespace) -> PolicyConfig:
+    """The policy file (if any) with the command-line options laid over it."""
+    base = load_policy_file(args.policy) if args.policy else PolicyConfig()
+    return replace(
+        base,
+        allow_domains=base.allow_domains + tuple(args.allow_domain),
+        block_domains=base.block_domains + tuple(args.block_domain),
+        allow_file_urls=base.allow_file_urls or args.allow_file_urls,
+        allow_private_network=base.allow_private_network or args.allow_private_network,
+        confirm=base.confirm + tuple(args.confirm),
+        no_terminal_default=args.no_terminal_default or base.no_terminal_default,
+        dry_run=base.dry_run or args.dry_run,
+    )
 
 
 # Modules that add subcommands: each has ``add_parser(subparsers)``, which registers its parser
 # with ``set_defaults(handler=fn)`` where ``fn(args, console) -> exit code``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("agent.cli_view",)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,18 +221,28 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
     if args.min_pixels > args.max_pixels:
         raise ConfigError(f"--min-pixels ({args.min_pixels}) must not exceed --max-pixels ({args.max_pixels})")
     prompt = PromptSettings(min_pixels=args.min_pixels, max_pixels=args.max_pixels, keep_images=args.keep_images)
+    policy = policy_from_args(args)
+    start_host = urlsplit(args.url).hostname if args.url else None
+    secrets = load_secrets(args.secret, args.secrets_file,
+                           default_domains=policy.allow_domains or ((start_host,) if start_host else ()))
     return RunSettings(task=args.task, model=model, target=target, prompt=prompt, max_steps=args.max_steps,
-                       max_model_errors=args.max_model_errors, out_dir=args.out, quiet=args.quiet)
+                       max_model_errors=args.max_model_errors, out_dir=args.out, quiet=args.quiet,
+                       policy=policy, secrets=secrets)
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     """``screenpilot run``: run one task and print where its trajectory is."""
     from agent.console import ConsoleObserver
+    from agent.live import LiveScreenshotObserver
+    from agent.loop import Observer
     from agent.runner import run_task
 
     settings = settings_from_args(args)
-    observers = [] if settings.quiet else [ConsoleObserver(console, settings.max_steps)]
-    outcome = run_task(settings, observers)
+    observers: list[Observer] = [] if settings.quiet else [ConsoleObserver(console, settings.max_steps)]
+    if args.live_screenshots is not None:
+        observers.append(LiveScreenshotObserver(args.live_screenshots))
+    with graceful_interrupts(StopFlag()) as stop:
+        outcome = run_task(settings, observers, should_stop=stop)
     if settings.quiet:
         console.print(f"{outcome.result.status} ({outcome.result.reason}) after {outcome.result.steps} step(s)")
     console.print(f"Trajectory: {outcome.run_dir}")

@@ -26,6 +26,8 @@ from agent.errors import (
 )
 from agent.frame import Frame
 from agent.policy import AllowAll, HumanChannel, NobodyAvailable, Policy, Verdict
+from agent.repeats import RepeatDetector, RepeatSettings
+from agent.secret_values import SecretStore
 from models.base import ModelBackend, ModelReply, PromptFormat, Turn
 from tools.base import Executor
 
@@ -38,6 +40,7 @@ class LoopLimits:
 
     max_steps: int = 30
     max_consecutive_model_errors: int = 3
+    repeats: RepeatSettings = field(default_factory=RepeatSettings)
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,8 @@ class Agent:
 
     ``end_when`` (optional) is asked after every step whether the environment has ended the
     episode (e.g. a MiniWoB++ page reporting done); a RunResult it returns ends the run.
+    ``should_stop`` (optional) is polled between actions: once true (first Ctrl-C), the run
+    ends after the action in progress. ``secrets`` fills placeholders into typed text.
     """
 
     model: ModelBackend
@@ -125,6 +130,8 @@ class Agent:
     human: HumanChannel = field(default_factory=NobodyAvailable)
     limits: LoopLimits = field(default_factory=LoopLimits)
     end_when: EndCondition | None = None
+    should_stop: Callable[[], bool] = lambda: False
+    secrets: SecretStore | None = None
 
     def run(self, task: str) -> RunResult:
         """Run ``task`` until it ends; always notifies observers of the end."""
@@ -133,26 +140,32 @@ class Agent:
         history: list[Turn] = []
         feedback: str | None = None
         model_errors = 0
+        repeats = RepeatDetector(self.limits.repeats)
         result: RunResult | None = None
         index = 0
         try:
             for index in range(1, self.limits.max_steps + 1):
                 step = self._step(index, task, history, feedback)
+                repeats.observe(step.screen_actions, step.frame.image)
+                step.feedback = _join(step.feedback, repeats.hint(step.screen_actions))
                 self._record(step)
                 result = self._outcome(step)
                 if result is None and self.end_when is not None:
                     result = self.end_when(step)
-                if result is not None:
-                    return result
                 model_errors = model_errors + 1 if _is_model_error(step) else 0
-                if model_errors >= self.limits.max_consecutive_model_errors:
+                if result is None and model_errors >= self.limits.max_consecutive_model_errors:
                     result = RunResult("failure", "model_errors", index, message=_message(step))
+                if result is None and repeats.should_stop:
+                    result = RunResult("failure", "loop_detected", index, message=repeats.hint(step.screen_actions))
+                if result is None and self.should_stop():
+                    result = RunResult("stopped", "interrupted", index, message="stopped by Ctrl-C")
+                if result is not None:
                     return result
                 feedback = step.feedback
                 history.append(Turn(step.model_image, _reply_text(step), step.model_actions, feedback))
             result = RunResult("failure", "max_steps", self.limits.max_steps)
             return result
-        except InfrastructureError as exc:  # raised while observing, before a step exists
+        except InfrastructureError as exc:  # while observing or recording: no complete step
             result = RunResult("error", "infrastructure", index - 1, message=exc.message)
             return result
         except KeyboardInterrupt:
@@ -198,7 +211,7 @@ class Agent:
         notes: list[str] = []
         step.timings["execute"] = step.timings["settle"] = 0.0
         for action in step.screen_actions:
-            if isinstance(action, Terminate):
+            if isinstance(action, Terminate) or self.should_stop():
                 break
             verdict = self.policy.check(action, step.frame)
             step.verdicts.append(verdict)
@@ -216,6 +229,8 @@ class Agent:
         step.feedback = " ".join(notes) or None
 
     def _execute(self, step: StepRecord, action: Action) -> None:
+        if self.secrets:
+            action = self.secrets.reveal(action, step.frame.url)
         t0 = time.perf_counter()
         self.executor.execute(action)
         step.timings["execute"] += time.perf_counter() - t0
@@ -239,6 +254,10 @@ class Agent:
                 status: RunStatus = "success" if action.status == "success" else "failure"
                 return RunResult(status, "terminated", step.index, answer=action.answer)
         return None
+
+
+def _join(first: str | None, second: str | None) -> str | None:
+    return " ".join(t for t in (first, second) if t) or None
 
 
 def _is_model_error(step: StepRecord) -> bool:

@@ -6,12 +6,13 @@ This is the one place that builds clients; the loop itself only receives them.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from agent.errors import ConfigError
 from agent.loop import Agent, LoopLimits, Observer, RunResult
+from agent.safety import Confirmer, PolicyConfig, SafetyPolicy, TerminalPerson, url_verdict
 from agent.settings import BrowserTarget, DesktopTarget, PromptSettings, RunSettings
 from agent.trajectory import TrajectoryWriter, new_run_dir
 from models.base import ModelBackend, PromptFormat
@@ -60,8 +61,12 @@ def build_model(settings: RunSettings) -> ModelBackend:
 
 
 @contextlib.contextmanager
-def open_executor(target: BrowserTarget | DesktopTarget) -> Iterator[Executor]:
-    """Start the browser or desktop executor for ``target`` and close it afterwards."""
+def open_executor(target: BrowserTarget | DesktopTarget, policy: SafetyPolicy | None = None) -> Iterator[Executor]:
+    """Start the browser or desktop executor for ``target`` and close it afterwards.
+
+    With ``policy``, the browser checks every navigation the page starts (redirects, links,
+    new tabs) with :meth:`SafetyPolicy.check_url` and blocks denied ones before they load.
+    """
     if isinstance(target, BrowserTarget):
         from tools.browser import BrowserExecutor, BrowserSettings
 
@@ -84,26 +89,59 @@ def open_executor(target: BrowserTarget | DesktopTarget) -> Iterator[Executor]:
             yield desktop
 
 
-def run_task(settings: RunSettings, extra_observers: Sequence[Observer] = ()) -> RunOutcome:
+def build_policy(settings: RunSettings, executor_kind: str) -> SafetyPolicy:
+    """The safety gate for a run; the start URL the user gave is trusted (its origin allowed).
+
+    Raises ConfigError when the start URL itself is on the block-list or off the allow-list.
+    """
+    config = settings.policy
+    start_url = settings.target.url if isinstance(settings.target, BrowserTarget) else None
+    if start_url:
+        verdict = url_verdict(start_url, _ignoring_local_rules(config))
+        if verdict.decision != "allow":
+            raise ConfigError(f"the start URL {start_url} is not allowed by the policy ({verdict.rule})")
+    return SafetyPolicy(config.trusting(start_url), Confirmer(config.no_terminal_default), executor_kind)
+
+
+def _ignoring_local_rules(config: PolicyConfig) -> PolicyConfig:
+    from dataclasses import replace
+
+    return replace(config, allow_file_urls=True, allow_private_network=True)
+
+
+def run_task(
+    settings: RunSettings,
+    extra_observers: Sequence[Observer] = (),
+    should_stop: Callable[[], bool] = lambda: False,
+) -> RunOutcome:
     """Run one task end to end and return its result and run folder.
 
     Raises :class:`ConfigError` (or another InfrastructureError) when the run cannot start;
     once started, failures end the run cleanly and are reported in the result.
     """
+    kind = "browser" if isinstance(settings.target, BrowserTarget) else "desktop"
+    policy = build_policy(settings, kind)
     model = build_model(settings)
     try:
-        with open_executor(settings.target) as executor:
+        with open_executor(settings.target, policy) as executor:
             prompt = build_prompt_format(settings.prompt, executor.kind)
             run_dir = new_run_dir(settings.out_dir, settings.task)
-            writer = TrajectoryWriter(run_dir, _metadata(settings, model, prompt, executor))
+            metadata = {**_metadata(settings, model, prompt, executor), "policy": policy.describe(),
+                        "secrets": settings.secrets.names}
+            writer = TrajectoryWriter(run_dir, metadata, redact=settings.secrets.redact)
             agent = Agent(
                 model=model,
                 prompt=prompt,
                 executor=executor,
                 observers=[writer, *extra_observers],
+                policy=policy,
+                human=TerminalPerson(),
                 limits=LoopLimits(settings.max_steps, settings.max_model_errors),
+                should_stop=should_stop,
+                secrets=settings.secrets,
             )
-            return RunOutcome(agent.run(settings.task), run_dir)
+            task = settings.task + (settings.secrets.prompt_note() if settings.secrets else "")
+            return RunOutcome(agent.run(task), run_dir)
     finally:
         model.close()
 

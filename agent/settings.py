@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent.safety import PolicyConfig
+from agent.secret_values import SecretStore
+
 # The bounds of the released Qwen2.5-VL preprocessor_config.json. A server left at its
 # defaults resizes with the same pair, so even an unexpected server-side resize is a no-op.
 DEFAULT_MIN_PIXELS = 3136
@@ -75,3 +78,5 @@ class RunSettings:
     max_model_errors: int = 3
     out_dir: Path = Path("runs")
     quiet: bool = False
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    secrets: SecretStore = field(default_factory=lambda: SecretStore([]))

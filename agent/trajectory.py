@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import re
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
@@ -27,6 +28,7 @@ from typing import Any
 
 import agent
 from agent.actions import to_json
+from agent.errors import InfrastructureError
 from agent.loop import RunResult, StepRecord
 
 SCHEMA_VERSION = 1
@@ -49,8 +51,6 @@ def new_run_dir(out_dir: Path, task: str, now: Callable[[], datetime] = datetime
 
 def library_versions() -> dict[str, str]:
     """Versions of Python, screenpilot and the libraries already imported (no new imports)."""
-    import sys
-
     versions = {"python": platform.python_version(), "screenpilot": agent.__version__}
     for name in ("playwright", "transformers", "torch", "pyautogui", "mss", "cv2", "PIL"):
         module = sys.modules.get(name)
@@ -89,11 +89,16 @@ class TrajectoryWriter:
     """Observer that writes a run folder as the run goes.
 
     ``metadata`` (model, prompt format, executor, limits...) goes into ``run.json`` as given;
-    it must be JSON-serialisable.
+    it must be JSON-serialisable. ``redact`` is applied to every JSON text before it is written
+    (secret values become placeholders). A failed write (disk full, folder removed) raises
+    :class:`InfrastructureError`, which ends the run; :meth:`on_end` still tries to record
+    the outcome.
     """
 
-    def __init__(self, run_dir: Path, metadata: Mapping[str, Any]) -> None:
+    def __init__(self, run_dir: Path, metadata: Mapping[str, Any],
+                 redact: Callable[[str], str] = lambda text: text) -> None:
         self.run_dir = run_dir
+        self._redact = redact
         self._metadata = dict(metadata)
         self._run: dict[str, Any] = {}
         self._steps_file = run_dir / "steps.jsonl"
@@ -115,22 +120,31 @@ class TrajectoryWriter:
     def on_step(self, step: StepRecord) -> None:
         """Save the screenshot, then append the step's line (flushed and fsynced)."""
         name = f"step_{step.index:03d}.png"
-        step.frame.image.save(self.run_dir / name)
-        line = json.dumps(step_to_json(step, name), ensure_ascii=False, default=str)
-        with self._steps_file.open("a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        line = self._redact(json.dumps(step_to_json(step, name), ensure_ascii=False, default=str))
+        try:
+            step.frame.image.save(self.run_dir / name)
+            with self._steps_file.open("a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise InfrastructureError(
+                f"cannot write step {step.index} to {self.run_dir}: {exc.strerror or exc}; "
+                "free some disk space or choose another --out folder") from exc
 
     def on_end(self, result: RunResult) -> None:
-        """Record the outcome in run.json (atomically)."""
+        """Record the outcome in run.json (atomically); a failed write is reported on stderr."""
         self._run["ended_at"] = _iso_now()
         self._run["outcome"] = asdict(result)
-        self._write_run_json()
+        try:
+            self._write_run_json()
+        except OSError as exc:
+            sys.stderr.write(f"screenpilot: could not record the outcome in {self.run_dir}/run.json: {exc}\n")
 
     def _write_run_json(self) -> None:
         tmp = self.run_dir / "run.json.tmp"
-        tmp.write_text(json.dumps(self._run, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+        text = self._redact(json.dumps(self._run, indent=2, ensure_ascii=False, default=str))
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, self.run_dir / "run.json")
 
 

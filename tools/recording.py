@@ -18,7 +18,7 @@ from agent.frame import Frame
 
 
 class RecordingExecutor:
-    """Records executed actions in :attr:`actions`; screenshots are ``size`` grey images.
+    """Records executed actions in :attr:`actions`; screenshots are the same ``size`` grey image.
 
     ``fail_on`` (optional) is called with each action before it is recorded; raise from it to
     simulate an executor failure (e.g. ``ExecutorError`` for a crashed browser).
@@ -47,8 +47,7 @@ class RecordingExecutor:
         if self.closed:
             raise ExecutorError("the recording executor is closed")
         self.screenshots += 1
-        shade = (40 * self.screenshots) % 256
-        return Frame(Image.new("RGB", self._size, (shade, shade, shade)), taken_at=time.time())
+        return Frame(Image.new("RGB", self._size, (128, 128, 128)), taken_at=time.time())
 
     def execute(self, action: Action) -> None:
         """Record ``action`` (after ``fail_on``, which may raise)."""

@@ -40,10 +40,10 @@ def test_run_folder_holds_run_json_steps_and_screenshots(tmp_path: Path) -> None
     assert [s["index"] for s in steps] == [1, 2, 3]
     assert steps[0]["error"]["family"] == "model" and steps[0]["error"]["hint"]
     assert steps[1]["actions_model"] == [{"kind": "Click", "at": [100, 50], "button": "left", "count": 1}]
-    # 800x600 -> 812x616 in model space; (100, 50) maps to (99, 49) on screen.
-    assert steps[1]["model_size"] == [812, 616]
-    assert steps[1]["actions_screen"][0]["at"] == [99, 49]
-    assert steps[1]["image_tokens"] == 812 * 616 // (28 * 28)
+    # 800x600 -> 812x588 in model space; (100, 50) maps to (99, 51) on screen.
+    assert steps[1]["model_size"] == [812, 588]
+    assert steps[1]["actions_screen"][0]["at"] == [99, 51]
+    assert steps[1]["image_tokens"] == 812 * 588 // (28 * 28)
     assert set(steps[1]["timings"]) >= {"capture", "model", "execute", "settle", "total"}
     for step in steps:
         assert (run_dir / step["screenshot"]).stat().st_size > 0
@@ -96,3 +96,25 @@ def test_sigkill_mid_run_leaves_every_finished_step_readable(tmp_path: Path) -> 
     assert [s["index"] for s in steps] == list(range(1, len(steps) + 1))
     run = json.loads((run_dir / "run.json").read_text())
     assert run["outcome"] is None  # killed: no outcome, but still valid JSON
+
+
+def test_disk_full_ends_the_run_cleanly_and_records_how(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import errno
+
+    from PIL import Image
+
+    real_save = Image.Image.save
+    saved: list[str] = []
+
+    def save_until_full(self: Image.Image, fp: object, *args: object, **kwargs: object) -> None:
+        if saved:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        saved.append(str(fp))
+        real_save(self, fp, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Image.Image, "save", save_until_full)
+    run_dir = run_recorded(tmp_path, [call(action="wait", time=0)] * 4)
+    run = read_run(run_dir)
+    assert run["outcome"]["status"] == "error" and run["outcome"]["reason"] == "infrastructure"
+    assert "No space left on device" in run["outcome"]["message"]
+    assert [s["index"] for s in read_steps(run_dir)] == [1]
