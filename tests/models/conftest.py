@@ -1,0 +1,215 @@
+"""Shared fixtures for the model tests: the tiny Qwen2.5-VL (built once per session), a local
+backend on it, a real ``transformers serve`` on it, and a scriptable fault-injecting HTTP server.
+
+The hub is switched off before anything imports huggingface_hub (none of the imports below
+does): a hub id must fail at once, never hang on the network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image, ImageDraw
+
+from models.base import Message, ModelRequest
+from models.resize import MAX_PIXELS, MIN_PIXELS, model_size_for, resize_image
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random Qwen2.5-VL folder, built once per test session."""
+    from models.tiny import build_tiny_qwen25_vl
+
+    return build_tiny_qwen25_vl(tmp_path_factory.mktemp("tiny-qwen25-vl"))
+
+
+@pytest.fixture(scope="session")
+def local_backend(tiny_model_dir: Path) -> Iterator[Any]:
+    """A LocalQwenBackend on the tiny model (CPU, greedy, 8 new tokens), shared by the session."""
+    from models.local import LocalQwenBackend
+
+    backend = LocalQwenBackend(tiny_model_dir, max_new_tokens=8)
+    yield backend
+    backend.close()
+
+
+def screenshot(size: tuple[int, int]) -> Image.Image:
+    """A screen-like RGB image of ``size`` (width, height) pixels."""
+    image = Image.new("RGB", size, (240, 240, 240))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((20, 20, size[0] // 3, 60), fill=(30, 110, 220))
+    draw.text((30, 30), "Submit", fill=(255, 255, 255))
+    return image
+
+
+def make_request(screen_size: tuple[int, int], task: str = "Click Submit") -> ModelRequest:
+    """A request with a system prompt and one screenshot resized to model space (released bounds)."""
+    model_size = model_size_for(screen_size, MIN_PIXELS, MAX_PIXELS)
+    image = resize_image(screenshot(screen_size), model_size)
+    messages: list[Message] = [
+        {"role": "system", "content": [{"type": "text", "text": "You are a helpful assistant."}]},
+        {"role": "user", "content": [{"type": "text", "text": task}, {"type": "image", "image": image}]},
+    ]
+    return ModelRequest(messages=messages, image_size=model_size, min_pixels=MIN_PIXELS, max_pixels=MAX_PIXELS)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve_command(model_dir: Path, port: int) -> list[str]:
+    script = Path(sys.executable).with_name("transformers")
+    executable = str(script) if script.exists() else shutil.which("transformers")
+    if executable is None:
+        pytest.skip("the transformers CLI is not installed (pip install 'transformers[serving]')")
+    return [executable, "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]
+
+
+def _wait_healthy(process: subprocess.Popen[bytes], base: str, deadline_s: float) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"transformers serve exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"transformers serve did not answer {base}/health within {deadline_s} s")
+
+
+@pytest.fixture(scope="session")
+def transformers_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``transformers serve DIR`` on the tiny model; yields the base URL (``http://127.0.0.1:P/v1``).
+
+    The positional DIR pins the server to that model: requests must name it with the same
+    string in their ``model`` field (the folder path), and ``GET /v1/models`` lists it alone.
+    """
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(_serve_command(tiny_model_dir, port), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_healthy(process, f"http://127.0.0.1:{port}", deadline_s=120)
+        yield f"http://127.0.0.1:{port}/v1"
+    except RuntimeError as exc:
+        raise RuntimeError(f"{exc}; log:\n{log_path.read_text(errors='replace')[-3000:]}") from None
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+Behaviour = Callable[[BaseHTTPRequestHandler, int], None]
+
+
+@dataclass
+class FaultServer:
+    """A local HTTP server whose POST answers follow ``script`` (the last entry repeats).
+
+    ``attempts`` counts POSTs; ``bodies`` / ``headers`` keep each request's JSON and headers.
+    ``models`` is what ``GET /v1/models`` lists (None: answer 404 there).
+    """
+
+    script: list[Behaviour]
+    models: list[str] | None = None
+    attempts: int = 0
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+    base_url: str = ""
+
+
+def send_json(
+    handler: BaseHTTPRequestHandler, status: int, body: object, headers: dict[str, str] | None = None
+) -> None:
+    """Write a complete JSON response."""
+    data = json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+def completion(content: str | None = "ok", tool_calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A minimal chat.completion body."""
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_calls is not None:
+        message["tool_calls"] = tool_calls
+    return {
+        "id": "x",
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1234, "completion_tokens": 7, "total_tokens": 1241},
+    }
+
+
+def _handler_class(state: FaultServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            """Keep test output quiet."""
+
+        def do_GET(self) -> None:
+            if self.path.rstrip("/").endswith("/models") and state.models is not None:
+                send_json(self, 200, {"object": "list", "data": [{"id": m, "object": "model"} for m in state.models]})
+            else:
+                send_json(self, 404, {"error": {"message": "not found"}})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            state.bodies.append(json.loads(self.rfile.read(length) or b"{}"))
+            state.headers.append(dict(self.headers.items()))
+            index = state.attempts
+            state.attempts += 1
+            state.script[min(index, len(state.script) - 1)](self, index)
+
+    return Handler
+
+
+@pytest.fixture
+def fault_server() -> Iterator[Callable[..., FaultServer]]:
+    """Start a FaultServer with ``fault_server(script, models=None)``; stopped after the test."""
+    servers: list[tuple[ThreadingHTTPServer, FaultServer]] = []
+
+    def start(script: list[Behaviour], models: list[str] | None = None) -> FaultServer:
+        state = FaultServer(script=script, models=models)
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(state))
+        server.daemon_threads = True
+        server.block_on_close = False
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        state.base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        servers.append((server, state))
+        return state
+
+    yield start
+    for server, state in servers:
+        state.release.set()
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,278 @@
+"""OpenAICompatBackend against a real ``transformers serve`` and against a fault-injecting server."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from agent.errors import BackendError, ConfigError
+from models.openai_compat import OpenAICompatBackend, from_env
+
+from .conftest import FaultServer, completion, make_request, send_json
+
+StartServer = Callable[..., FaultServer]
+MODEL = "qwen-test"
+
+
+def ok(handler: BaseHTTPRequestHandler, index: int) -> None:
+    send_json(handler, 200, completion(f"reply {index}"))
+
+
+def error_500(handler: BaseHTTPRequestHandler, index: int) -> None:
+    send_json(handler, 500, {"error": {"message": "engine crashed"}})
+
+
+def hang(state: FaultServer) -> Callable[[BaseHTTPRequestHandler, int], None]:
+    def behaviour(handler: BaseHTTPRequestHandler, index: int) -> None:
+        state.release.wait(5)
+
+    return behaviour
+
+
+def close_connection(handler: BaseHTTPRequestHandler, index: int) -> None:
+    handler.close_connection = True
+
+
+def model_not_found(handler: BaseHTTPRequestHandler, index: int) -> None:
+    body = {"object": "error", "message": f"The model `{MODEL}` does not exist.", "code": 404}
+    send_json(handler, 404, body)
+
+
+def backend(server: FaultServer, **options: Any) -> OpenAICompatBackend:
+    settings: dict[str, Any] = {"timeout_s": 2.0, "max_retries": 2, "backoff_base_s": 0.01}
+    settings.update(options)
+    return OpenAICompatBackend(server.base_url, MODEL, **settings)
+
+
+@pytest.mark.slow
+def test_real_transformers_serve_end_to_end(transformers_server: str, tiny_model_dir: Path) -> None:
+    client = OpenAICompatBackend(transformers_server, str(tiny_model_dir), max_tokens=8, timeout_s=120)
+
+    reply = client.complete(make_request((640, 480)))
+
+    assert isinstance(reply.text, str)
+    assert reply.usage.image_tokens == 391
+    assert reply.usage.prompt_tokens is not None and reply.usage.prompt_tokens > 391
+    assert reply.usage.completion_tokens is not None and 1 <= reply.usage.completion_tokens <= 8
+    assert set(reply.timings) == {"encode", "request"}
+    assert client.served_models() == [str(tiny_model_dir)]
+
+
+@pytest.mark.slow
+def test_real_server_rejects_another_model_with_the_served_list(transformers_server: str, tiny_model_dir: Path) -> None:
+    client = OpenAICompatBackend(transformers_server, "some-other-model", max_retries=0)
+
+    with pytest.raises(BackendError) as caught:
+        client.complete(make_request((640, 480)))
+
+    message = caught.value.message
+    assert "HTTP 400" in message
+    assert "'some-other-model'" in message
+    assert str(tiny_model_dir) in message
+
+
+def test_request_shape(fault_server: StartServer) -> None:
+    server = fault_server([ok])
+    client = backend(server, api_key="sk-secret", max_tokens=33, temperature=0.2)
+
+    reply = client.complete(make_request((640, 480)))
+
+    assert reply.text == "reply 0"
+    assert (reply.usage.prompt_tokens, reply.usage.completion_tokens, reply.usage.image_tokens) == (1234, 7, 391)
+    body, headers = server.bodies[0], server.headers[0]
+    assert headers["Authorization"] == "Bearer sk-secret"
+    assert (body["model"], body["max_tokens"], body["temperature"], body["stream"]) == (MODEL, 33, 0.2, False)
+    system, user = body["messages"]
+    assert system == {"role": "system", "content": "You are a helpful assistant."}
+    assert user["content"][0] == {"type": "text", "text": "Click Submit"}
+    url = user["content"][1]["image_url"]["url"]
+    assert url.startswith("data:image/png;base64,")
+    image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert (image.format, image.size) == ("PNG", (644, 476))
+
+
+def test_jpeg_images(fault_server: StartServer) -> None:
+    server = fault_server([ok])
+    backend(server, image_format="jpeg", jpeg_quality=70).complete(make_request((640, 480)))
+
+    url = server.bodies[0]["messages"][1]["content"][1]["image_url"]["url"]
+    assert url.startswith("data:image/jpeg;base64,")
+    image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert (image.format, image.size) == ("JPEG", (644, 476))
+
+
+def test_two_server_errors_then_success(fault_server: StartServer) -> None:
+    server = fault_server([error_500, error_500, ok])
+
+    reply = backend(server).complete(make_request((640, 480)))
+
+    assert reply.text == "reply 2"
+    assert server.attempts == 3
+
+
+def test_persistent_server_errors_end_in_backend_error(fault_server: StartServer) -> None:
+    server = fault_server([error_500])
+
+    with pytest.raises(BackendError) as caught:
+        backend(server, max_retries=2).complete(make_request((640, 480)))
+
+    assert server.attempts == 3
+    message = caught.value.message
+    assert f"{server.base_url}/chat/completions" in message
+    assert f"'{MODEL}'" in message
+    assert "engine crashed" in message
+    assert "after 3 attempts" in message
+
+
+def test_hanging_server_times_out_in_bounded_time(fault_server: StartServer) -> None:
+    server = fault_server([])
+    server.script.append(hang(server))
+    client = backend(server, timeout_s=0.2, max_retries=1)
+
+    started = time.monotonic()
+    with pytest.raises(BackendError, match="timed out"):
+        client.complete(make_request((640, 480)))
+
+    assert time.monotonic() - started < 3.0
+    assert server.attempts == 2
+
+
+def test_closed_connection_is_retried(fault_server: StartServer) -> None:
+    server = fault_server([close_connection, ok])
+
+    assert backend(server).complete(make_request((640, 480))).text == "reply 1"
+    assert server.attempts == 2
+
+
+def test_always_closed_connection_ends_in_backend_error(fault_server: StartServer) -> None:
+    server = fault_server([close_connection])
+
+    with pytest.raises(BackendError, match="after 2 attempts"):
+        backend(server, max_retries=1).complete(make_request((640, 480)))
+
+
+def test_model_not_found_is_not_retried_and_lists_served_models(fault_server: StartServer) -> None:
+    server = fault_server([model_not_found], models=["Qwen/Qwen2.5-VL-7B-Instruct", "other"])
+
+    with pytest.raises(BackendError) as caught:
+        backend(server).complete(make_request((640, 480)))
+
+    assert server.attempts == 1
+    message = caught.value.message
+    assert "HTTP 404" in message
+    assert f"The model `{MODEL}` does not exist" in message
+    assert "Qwen/Qwen2.5-VL-7B-Instruct, other" in message
+
+
+def test_other_client_errors_are_not_retried(fault_server: StartServer) -> None:
+    def unauthorised(handler: BaseHTTPRequestHandler, index: int) -> None:
+        send_json(handler, 401, {"error": {"message": "invalid api key"}})
+
+    server = fault_server([unauthorised])
+    with pytest.raises(BackendError, match=r"HTTP 401.*invalid api key"):
+        backend(server).complete(make_request((640, 480)))
+    assert server.attempts == 1
+
+
+def test_rate_limit_honours_retry_after(fault_server: StartServer) -> None:
+    def rate_limited(handler: BaseHTTPRequestHandler, index: int) -> None:
+        send_json(handler, 429, {"error": {"message": "slow down"}}, headers={"Retry-After": "0.3"})
+
+    server = fault_server([rate_limited, ok])
+    started = time.monotonic()
+
+    reply = backend(server, backoff_base_s=0.0).complete(make_request((640, 480)))
+
+    assert reply.text == "reply 1"
+    assert time.monotonic() - started >= 0.3
+
+
+def test_structured_tool_calls_are_reserialised(fault_server: StartServer) -> None:
+    arguments = {"action": "left_click", "coordinate": [120, 45]}
+
+    def tool_calls(handler: BaseHTTPRequestHandler, index: int) -> None:
+        call = {
+            "id": "call_0",
+            "type": "function",
+            "function": {"name": "computer_use", "arguments": json.dumps(arguments)},
+        }
+        send_json(handler, 200, completion(None, tool_calls=[call]))
+
+    server = fault_server([tool_calls])
+    text = backend(server).complete(make_request((640, 480))).text
+
+    assert text.startswith("<tool_call>\n") and text.endswith("\n</tool_call>")
+    inner = json.loads(text.removeprefix("<tool_call>\n").removesuffix("\n</tool_call>"))
+    assert inner == {"name": "computer_use", "arguments": arguments}
+
+
+def test_reply_without_choices_is_a_backend_error(fault_server: StartServer) -> None:
+    server = fault_server([lambda handler, index: send_json(handler, 200, {"object": "chat.completion"})])
+    with pytest.raises(BackendError, match="choices"):
+        backend(server).complete(make_request((640, 480)))
+
+
+def test_backoff_is_full_jitter_and_retry_after_is_capped() -> None:
+    client = OpenAICompatBackend("http://127.0.0.1:9/v1", MODEL, backoff_base_s=0.5)
+    for retry in (1, 2, 3):
+        waits = [client._wait_s(retry, None) for _ in range(50)]
+        assert all(0.0 <= wait <= 0.5 * 2 ** (retry - 1) for wait in waits)
+    assert client._wait_s(1, 2.0) == 2.0
+    assert client._wait_s(1, 3600.0) == 60.0
+
+
+def test_describe_and_repr_never_show_the_key() -> None:
+    client = OpenAICompatBackend("http://127.0.0.1:8000/v1/", MODEL, api_key="sk-secret")
+    assert client.base_url == "http://127.0.0.1:8000/v1"
+    assert "sk-secret" not in json.dumps(client.describe())
+    assert "sk-secret" not in repr(client)
+    assert client.describe()["api_key_set"] is True
+    assert client.name == f"openai-compat:{MODEL}"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"base_url": "127.0.0.1:8000"},
+        {"model": ""},
+        {"image_format": "gif"},
+        {"jpeg_quality": 0},
+        {"timeout_s": 0},
+        {"max_retries": -1},
+        {"max_tokens": 0},
+    ],
+)
+def test_invalid_options_are_config_errors(options: dict[str, Any]) -> None:
+    settings: dict[str, Any] = {"base_url": "http://127.0.0.1:8000/v1", "model": MODEL}
+    settings.update(options)
+    with pytest.raises(ConfigError):
+        OpenAICompatBackend(**settings)
+
+
+def test_from_env() -> None:
+    environ = {
+        "SCREENPILOT_API_BASE": "http://127.0.0.1:8000/v1",
+        "SCREENPILOT_MODEL_NAME": MODEL,
+        "OPENAI_API_KEY": "sk-openai",
+    }
+    client = from_env(environ, max_tokens=12)
+    assert (client.base_url, client.model, client.api_key, client.max_tokens) == (
+        "http://127.0.0.1:8000/v1",
+        MODEL,
+        "sk-openai",
+        12,
+    )
+    assert from_env({**environ, "SCREENPILOT_API_KEY": "sk-own"}).api_key == "sk-own"
+    with pytest.raises(ConfigError, match="SCREENPILOT_API_BASE"):
+        from_env({"SCREENPILOT_MODEL_NAME": MODEL})
+    with pytest.raises(ConfigError, match="SCREENPILOT_MODEL_NAME"):
+        from_env({"SCREENPILOT_API_BASE": "http://127.0.0.1:8000/v1"})
