@@ -1,0 +1,207 @@
+"""Run reports, GIFs and videos from real recorded runs (headless Chromium on a local test page)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import cv2
+import pytest
+from PIL import Image
+
+from agent.actions import Click
+from agent.annotate import CLICK_COLOUR, actions_from_json
+from agent.media import run_frames, write_gif, write_video
+from agent.report import load_run, write_run_report
+from agent.trajectory import read_run, read_steps
+from tests.agent.view_fixtures import (
+    BROWSER_REPLIES,
+    TASK,
+    ParsedPage,
+    call,
+    data_uri_image,
+    gif_frames,
+    parse_page,
+    recording_run,
+    shared_browser_run,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real browser run shared by the tests (copy it before changing it)."""
+    run_dir = shared_browser_run(tmp_path_factory.getbasetemp())
+    assert read_run(run_dir)["outcome"]["reason"] == "terminated"
+    return run_dir
+
+
+def _copy(run_dir: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "run"
+    shutil.copytree(run_dir, target)
+    return target
+
+
+def _step_sections(page: ParsedPage) -> list[dict[str, str]]:
+    return page.find("section", class_="step")
+
+
+def test_the_recorded_run_really_acted_on_the_page(browser_run_dir: Path) -> None:
+    steps = read_steps(browser_run_dir)
+    first, second = (Image.open(browser_run_dir / s["screenshot"]).convert("RGB") for s in steps[:2])
+    assert first.getpixel((100, 100)) == (0xDD, 0xDD, 0xDD)
+    assert second.getpixel((100, 100)) == (0x2A, 0x9D, 0x8F), "the Go click turned the panel green"
+    assert [type(a) for a in actions_from_json(steps[0]["actions_screen"])] == [Click]
+
+
+def test_report_has_every_step_with_its_annotated_screenshot(browser_run_dir: Path, tmp_path: Path) -> None:
+    run_dir = _copy(browser_run_dir, tmp_path)
+    out = write_run_report(run_dir)
+    assert out == run_dir / "report.html"
+    page = parse_page(out)
+    steps = read_steps(run_dir)
+    assert [s["id"] for s in _step_sections(page)] == [f"step-{s['index']}" for s in steps]
+    images = page.find("img")
+    assert [i["data-step"] for i in images] == [str(s["index"]) for s in steps]
+    for image, step in zip(images, steps, strict=True):
+        decoded = data_uri_image(image["src"])
+        assert decoded.size == tuple(step["screen_size"])
+        assert image["alt"].startswith(f"Step {step['index']} screenshot")
+        for action in actions_from_json(step["actions_screen"]):
+            if isinstance(action, Click) and action.at is not None:
+                assert decoded.getpixel((action.at.x, action.at.y)) == CLICK_COLOUR
+                assert f"click ({action.at.x}, {action.at.y})" in image["alt"]
+    assert TASK in page.text and "SUCCESS" in page.text and "terminated" in page.text
+
+
+def test_click_annotation_lands_on_the_click_point(browser_run_dir: Path, tmp_path: Path) -> None:
+    run_dir = _copy(browser_run_dir, tmp_path)
+    step = read_steps(run_dir)[0]
+    (click,) = actions_from_json(step["actions_screen"])
+    assert isinstance(click, Click) and click.at is not None
+    assert (click.at.x, click.at.y) == (660, 300)
+    page = parse_page(write_run_report(run_dir))
+    annotated = data_uri_image(page.find("img", **{"data-step": "1"})[0]["src"])
+    raw = Image.open(run_dir / step["screenshot"]).convert("RGB")
+    assert raw.getpixel((660, 300)) != CLICK_COLOUR
+    assert annotated.getpixel((660, 300)) == CLICK_COLOUR
+
+
+def test_model_text_is_escaped_everywhere(browser_run_dir: Path, tmp_path: Path) -> None:
+    run_dir = _copy(browser_run_dir, tmp_path)
+    out = write_run_report(run_dir)
+    html_text = out.read_text(encoding="utf-8")
+    page = parse_page(out)
+    assert "<script" not in html_text and "<h1>injected" not in html_text and "<img src=x" not in html_text
+    assert "&lt;script&gt;alert(&#x27;pwned&#x27;)&lt;/script&gt;" in html_text
+    assert page.tags() <= {"html", "head", "meta", "title", "style", "body", "header", "main", "div", "h1", "h2",
+                           "h3", "p", "span", "strong", "dl", "dt", "dd", "code", "ul", "ol", "li", "a", "details",
+                           "summary", "pre", "section", "figure", "figcaption", "img", "table", "tr", "th", "td",
+                           "i"}
+    error_step = read_steps(run_dir)[3]
+    assert error_step["error"]["family"] == "model"
+    assert error_step["error"]["hint"] in page.text
+    assert "default-src 'none'" in page.find("meta", **{"http-equiv": "Content-Security-Policy"})[0]["content"]
+
+
+def test_report_renders_in_chromium(browser_run_dir: Path, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    run_dir = _copy(browser_run_dir, tmp_path)
+    out = write_run_report(run_dir)
+    shots = [tmp_path / "report.png"]
+    flag = os.environ.get("SCREENPILOT_ARTIFACTS")
+    if flag:
+        base = REPO / "artifacts" if flag.lower() in ("1", "true", "yes", "on") else Path(flag)
+        shots.append(base / "report.png")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(out.as_uri())
+            loaded = page.evaluate("[...document.images].map(i => i.complete && i.naturalWidth)")
+            sections = page.locator("section.step").count()
+            for shot in shots:
+                shot.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(shot))
+        finally:
+            browser.close()
+    assert sections == len(BROWSER_REPLIES)
+    assert loaded == [1280] * len(BROWSER_REPLIES), "every embedded screenshot decodes (CSP allows data: images)"
+    assert all(Image.open(shot).size == (1280, 900) for shot in shots)
+
+
+def test_torn_and_unfinished_run_still_renders(browser_run_dir: Path, tmp_path: Path) -> None:
+    run_dir = _copy(browser_run_dir, tmp_path)
+    run = read_run(run_dir)
+    run["outcome"] = None
+    run["ended_at"] = None
+    (run_dir / "run.json").write_text(json.dumps(run))
+    lines = (run_dir / "steps.jsonl").read_text(encoding="utf-8").splitlines()
+    (run_dir / "steps.jsonl").write_text("\n".join(lines[:4]) + "\n" + lines[4][: len(lines[4]) // 2],
+                                         encoding="utf-8")
+    (run_dir / "step_002.png").unlink()
+    page = parse_page(write_run_report(run_dir))
+    assert [s["id"] for s in _step_sections(page)] == ["step-1", "step-2", "step-3", "step-4"]
+    assert [i["data-step"] for i in page.find("img")] == ["1", "3", "4"]
+    assert page.find("div", class_="missing-image")[0]["data-step"] == "2"
+    assert "NO OUTCOME" in page.text
+
+
+def test_corrupt_middle_line_and_missing_run_json_are_reported(browser_run_dir: Path, tmp_path: Path) -> None:
+    run_dir = _copy(browser_run_dir, tmp_path)
+    lines = (run_dir / "steps.jsonl").read_text(encoding="utf-8").splitlines()
+    lines[1] = "{garbage"
+    (run_dir / "steps.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (run_dir / "run.json").unlink()
+    data = load_run(run_dir)
+    assert len(data.steps) == len(BROWSER_REPLIES) - 1
+    page = parse_page(write_run_report(run_dir))
+    assert len(_step_sections(page)) == len(BROWSER_REPLIES) - 1
+    assert "steps.jsonl line 2 is not valid JSON" in page.text and "run.json is missing" in page.text
+
+
+def test_steps_without_a_reply_and_linked_images(tmp_path: Path) -> None:
+    run_dir = tmp_path / "exhausted"
+    result = recording_run(run_dir, [call(action="left_click", coordinate=[100, 50])])
+    assert result.reason == "script_exhausted"
+    out = write_run_report(run_dir, tmp_path / "out" / "page.html", embed_images=False)
+    page = parse_page(out)
+    assert len(_step_sections(page)) == 2
+    assert "no reply" in page.text and "ScriptExhausted" in page.text
+    sources = [i["src"] for i in page.find("img")]
+    assert sources == ["page_files/step_001.png", "page_files/step_002.png"]
+    assert all((out.parent / s).is_file() for s in sources)
+
+
+def test_gif_has_one_frame_per_step(browser_run_dir: Path, tmp_path: Path) -> None:
+    run_dir = _copy(browser_run_dir, tmp_path)
+    (run_dir / "step_003.png").unlink()
+    gif = write_gif(run_dir, tmp_path / "run.gif", width=640, seconds_per_step=0.5)
+    assert gif_frames(gif) == len(BROWSER_REPLIES)
+    with Image.open(gif) as image:
+        assert image.size == (640, 360)
+        assert image.info["duration"] == 500
+    frames = run_frames(run_dir, width=640)
+    first = frames[0]
+    assert first.getpixel((330, 150)) == CLICK_COLOUR, "the click at (660, 300) drawn at half scale"
+
+
+def test_video_has_every_step(browser_run_dir: Path, tmp_path: Path) -> None:
+    video = write_video(browser_run_dir, tmp_path / "run.mp4", width=480, seconds_per_step=0.5, fps=4)
+    capture = cv2.VideoCapture(str(video))
+    try:
+        assert capture.isOpened()
+        assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 2 * len(BROWSER_REPLIES)
+        assert int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)) == 480
+    finally:
+        capture.release()
+
+
+def test_not_a_run_folder(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="not a run folder"):
+        write_run_report(tmp_path)
