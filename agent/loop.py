@@ -149,16 +149,8 @@ class Agent:
                 repeats.observe(step.screen_actions, step.frame.image)
                 step.feedback = _join(step.feedback, repeats.hint(step.screen_actions))
                 self._record(step)
-                result = self._outcome(step)
-                if result is None and self.end_when is not None:
-                    result = self.end_when(step)
                 model_errors = model_errors + 1 if _is_model_error(step) else 0
-                if result is None and model_errors >= self.limits.max_consecutive_model_errors:
-                    result = RunResult("failure", "model_errors", index, message=_message(step))
-                if result is None and repeats.should_stop:
-                    result = RunResult("failure", "loop_detected", index, message=repeats.hint(step.screen_actions))
-                if result is None and self.should_stop():
-                    result = RunResult("stopped", "interrupted", index, message="stopped by Ctrl-C")
+                result = self._outcome(step) or self._budgets(step, model_errors, repeats)
                 if result is not None:
                     return result
                 feedback = step.feedback
@@ -180,6 +172,9 @@ class Agent:
         """One observe -> decide -> check -> act cycle; errors end up in the record."""
         started = time.time()
         frame = self._observe()
+        events = frame.extra.get("events")
+        if isinstance(events, list) and events:
+            feedback = _join(feedback, "Since your last action: " + "; ".join(str(e) for e in events) + ".")
         model_size = self.prompt.model_size(frame.size)
         model_image = frame.image.resize(model_size, Image.Resampling.BICUBIC)
         step = StepRecord(index, started, frame, model_size, model_image, self.prompt.image_tokens(model_size))
@@ -240,6 +235,18 @@ class Agent:
     def _record(self, step: StepRecord) -> None:
         for observer in self.observers:
             observer.on_step(step)
+
+    def _budgets(self, step: StepRecord, model_errors: int, repeats: RepeatDetector) -> RunResult | None:
+        """The result when the environment, a budget, loop detection or a stop request ends the run."""
+        if self.end_when is not None and (ended := self.end_when(step)) is not None:
+            return ended
+        if model_errors >= self.limits.max_consecutive_model_errors:
+            return RunResult("failure", "model_errors", step.index, message=_message(step))
+        if repeats.should_stop:
+            return RunResult("failure", "loop_detected", step.index, message=repeats.hint(step.screen_actions))
+        if self.should_stop():
+            return RunResult("stopped", "interrupted", step.index, message="stopped by Ctrl-C")
+        return None
 
     def _outcome(self, step: StepRecord) -> RunResult | None:
         """The run's result if this step ends it, else None."""

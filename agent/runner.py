@@ -9,11 +9,22 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 from agent.errors import ConfigError
 from agent.loop import Agent, LoopLimits, Observer, RunResult
 from agent.safety import Confirmer, PolicyConfig, SafetyPolicy, TerminalPerson, url_verdict
-from agent.settings import BrowserTarget, DesktopTarget, PromptSettings, RunSettings
+from agent.settings import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MIN_PIXELS,
+    AdbTarget,
+    BrowserTarget,
+    DesktopTarget,
+    ModelSettings,
+    PhoneTarget,
+    PromptSettings,
+    RunSettings,
+)
 from agent.trajectory import TrajectoryWriter, new_run_dir
 from models.base import ModelBackend, PromptFormat
 from tools.base import Executor
@@ -27,42 +38,59 @@ class RunOutcome:
     run_dir: Path
 
 
-def build_prompt_format(settings: PromptSettings, executor_kind: str) -> PromptFormat:
-    """The prompt format named in ``settings`` (only ``qwen2.5-vl`` for now)."""
-    if settings.format not in ("qwen2.5-vl", "qwen25", "auto"):
-        raise ConfigError(f"unknown prompt format {settings.format!r}; available: qwen2.5-vl")
-    from models.qwen25 import Qwen25Format
+def build_prompt_format(
+    settings: PromptSettings, executor_kind: str, model: ModelSettings | None = None
+) -> PromptFormat:
+    """The prompt format ``settings.format`` names, or with ``auto`` the one ``model`` speaks
+    (:func:`models.formats.detect_format`; Qwen2.5-VL without a model). Resize bounds left at
+    the defaults (3,136 .. 12,845,056) become the chosen family's own; others are kept.
+    ConfigError for an unknown format name."""
+    from models.formats import choose_format, make_format
 
-    return Qwen25Format(
-        min_pixels=settings.min_pixels,
-        max_pixels=settings.max_pixels,
+    if executor_kind == "phone":
+        return _phone_prompt_format(settings, model)
+    choice = choose_format(settings.format, model.spec if model is not None else None)
+    defaults = (settings.min_pixels, settings.max_pixels) == (DEFAULT_MIN_PIXELS, DEFAULT_MAX_PIXELS)
+    return make_format(
+        choice.name,
+        min_pixels=None if defaults else settings.min_pixels,
+        max_pixels=None if defaults else settings.max_pixels,
         keep_images=settings.keep_images,
         browser_actions=executor_kind == "browser",
     )
 
 
+def _phone_prompt_format(settings: PromptSettings, model: ModelSettings | None) -> PromptFormat:
+    """Phones speak ``mobile_use`` (:func:`models.qwen25_mobile.phone_prompt_format`)."""
+    from models.qwen25_mobile import phone_prompt_format
+
+    return phone_prompt_format(settings.format, model.spec if model is not None else None,
+                               min_pixels=settings.min_pixels, max_pixels=settings.max_pixels,
+                               keep_images=settings.keep_images)
+
+
 def build_model(settings: RunSettings) -> ModelBackend:
     """The model backend for ``settings.model``."""
-    from models.select import build_backend
+    from models.select import LocalOptions, OpenAIOptions, build_backend
 
     m = settings.model
+    image_format: Literal["png", "jpeg"] = "jpeg" if m.image_format == "jpeg" else "png"
     return build_backend(
         m.spec,
         api_base=m.api_base,
         api_key=m.api_key,
-        max_new_tokens=m.max_new_tokens,
-        device_map=m.device_map,
-        dtype=m.dtype,
-        attn_implementation=m.attn_implementation,
-        image_format=m.image_format,
-        timeout_s=m.timeout_s,
-        max_retries=m.max_retries,
+        local=LocalOptions(device_map=m.device_map, dtype=m.dtype, attn_implementation=m.attn_implementation,
+                           max_new_tokens=m.max_new_tokens),
+        remote=OpenAIOptions(image_format=image_format, timeout_s=m.timeout_s, max_retries=m.max_retries,
+                             max_tokens=m.max_new_tokens),
     )
 
 
 @contextlib.contextmanager
-def open_executor(target: BrowserTarget | DesktopTarget, policy: SafetyPolicy | None = None) -> Iterator[Executor]:
-    """Start the browser or desktop executor for ``target`` and close it afterwards.
+def open_executor(
+    target: BrowserTarget | DesktopTarget | PhoneTarget | AdbTarget, policy: SafetyPolicy | None = None
+) -> Iterator[Executor]:
+    """Start the browser, desktop or phone executor for ``target`` and close it afterwards.
 
     With ``policy``, the browser checks every navigation the page starts (redirects, links,
     new tabs) with :meth:`SafetyPolicy.check_url` and blocks denied ones before they load.
@@ -76,17 +104,52 @@ def open_executor(target: BrowserTarget | DesktopTarget, policy: SafetyPolicy | 
                 headless=not target.headed,
                 executable_path=target.executable_path,
                 start_url=target.url,
-            )
+            ),
+            url_guard=None if policy is None else _url_guard(policy),
         )
         try:
             yield browser
         finally:
             browser.close()
+    elif isinstance(target, PhoneTarget | AdbTarget):
+        phone = open_phone(target, policy)
+        try:
+            yield phone
+        finally:
+            phone.close()
     else:
-        from tools.desktop import open_desktop
+        from tools.desktop import DesktopSettings, open_desktop
 
-        with open_desktop(target) as desktop:
+        settings = DesktopSettings(monitor=target.monitor, fail_safe=target.fail_safe)
+        with open_desktop(settings, virtual_display=target.virtual_display, launch=target.launch) as desktop:
             yield desktop
+
+
+def open_phone(target: PhoneTarget | AdbTarget, policy: SafetyPolicy | None = None) -> Executor:
+    """The emulated phone (Chromium) or the ADB executor for ``target``; the caller closes it.
+
+    With ``policy``, the emulated phone's page navigations are vetted as the browser's are.
+    """
+    if isinstance(target, AdbTarget):
+        from tools.adb import AdbExecutor, AdbSettings
+
+        return AdbExecutor(AdbSettings(serial=target.serial, adb_path=target.adb_path, packages=target.packages))
+    from tools.phone import PhoneExecutor, PhoneSettings
+
+    def url_guard(url: str) -> str | None:
+        verdict = policy.check_url(url) if policy is not None else None
+        return None if verdict is None or verdict.decision == "allow" else (verdict.note or verdict.rule)
+
+    settings = PhoneSettings(device=target.device, start_url=target.url, home_url=target.home_url, apps=target.apps,
+                             headless=not target.headed, executable_path=target.executable_path)
+    return PhoneExecutor(settings, url_guard=url_guard if policy is not None else None)
+
+
+def target_kind(target: BrowserTarget | DesktopTarget | PhoneTarget | AdbTarget) -> str:
+    """The ``kind`` of the executor ``target`` opens: browser, desktop or phone."""
+    if isinstance(target, PhoneTarget | AdbTarget):
+        return "phone"
+    return "browser" if isinstance(target, BrowserTarget) else "desktop"
 
 
 def build_policy(settings: RunSettings, executor_kind: str) -> SafetyPolicy:
@@ -95,7 +158,7 @@ def build_policy(settings: RunSettings, executor_kind: str) -> SafetyPolicy:
     Raises ConfigError when the start URL itself is on the block-list or off the allow-list.
     """
     config = settings.policy
-    start_url = settings.target.url if isinstance(settings.target, BrowserTarget) else None
+    start_url = settings.target.url if isinstance(settings.target, BrowserTarget | PhoneTarget) else None
     if start_url:
         verdict = url_verdict(start_url, _ignoring_local_rules(config))
         if verdict.decision != "allow":
@@ -109,6 +172,16 @@ def _ignoring_local_rules(config: PolicyConfig) -> PolicyConfig:
     return replace(config, allow_file_urls=True, allow_private_network=True)
 
 
+def _url_guard(policy: SafetyPolicy) -> Callable[[str], str | None]:
+    """Adapt the policy to the browser's URL guard: None allows, a string is the block reason."""
+
+    def guard(url: str) -> str | None:
+        verdict = policy.check_url(url)
+        return None if verdict.decision == "allow" else f"{verdict.rule}: {verdict.note}"
+
+    return guard
+
+
 def run_task(
     settings: RunSettings,
     extra_observers: Sequence[Observer] = (),
@@ -119,12 +192,12 @@ def run_task(
     Raises :class:`ConfigError` (or another InfrastructureError) when the run cannot start;
     once started, failures end the run cleanly and are reported in the result.
     """
-    kind = "browser" if isinstance(settings.target, BrowserTarget) else "desktop"
+    kind = target_kind(settings.target)
     policy = build_policy(settings, kind)
     model = build_model(settings)
     try:
         with open_executor(settings.target, policy) as executor:
-            prompt = build_prompt_format(settings.prompt, executor.kind)
+            prompt = build_prompt_format(settings.prompt, executor.kind, settings.model)
             run_dir = new_run_dir(settings.out_dir, settings.task)
             metadata = {**_metadata(settings, model, prompt, executor), "policy": policy.describe(),
                         "secrets": settings.secrets.names}
@@ -151,7 +224,8 @@ def _metadata(
 ) -> dict[str, object]:
     return {
         "model": model.describe(),
-        "prompt_format": {"name": prompt.name, **asdict(settings.prompt)},
+        "prompt_format": {"name": prompt.name, **asdict(settings.prompt), "min_pixels": prompt.min_pixels,
+                          "max_pixels": prompt.max_pixels},
         "resize": {"min_pixels": prompt.min_pixels, "max_pixels": prompt.max_pixels},
         "executor": executor.describe(),
         "limits": {"max_steps": settings.max_steps, "max_model_errors": settings.max_model_errors},

@@ -24,6 +24,8 @@ subdomains; patterns are case-insensitive.
 from __future__ import annotations
 
 import ipaddress
+import os
+import stat
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -33,7 +35,22 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from agent.actions import Action, Click, Drag, MoveTo, Navigate, Point, PressKeys, Scroll, TypeText
+from agent.actions import (
+    Action,
+    AndroidKey,
+    Click,
+    Drag,
+    LongPress,
+    MoveTo,
+    Navigate,
+    OpenApp,
+    Point,
+    PressKeys,
+    Scroll,
+    Swipe,
+    SystemButton,
+    TypeText,
+)
 from agent.errors import ConfigError
 from agent.frame import Frame
 from agent.policy import Verdict
@@ -141,12 +158,27 @@ def url_verdict(url: str, config: PolicyConfig) -> Verdict:
     return Verdict("allow", "url")
 
 
+def stdin_can_answer() -> bool:
+    """Whether standard input can carry answers: a terminal, a pipe or a file (not /dev/null
+    or a closed stream). Scripted answers can be piped in: ``printf 'y\\nn\\n' | screenpilot run ...``."""
+    try:
+        if sys.stdin is None or sys.stdin.closed:
+            return False
+        if sys.stdin.isatty():
+            return True
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode) or stat.S_ISSOCK(mode)
+
+
 class Confirmer:
     """Asks a person in the terminal whether an action may run.
 
-    ``read`` and ``write`` default to stdin/stderr; ``interactive`` says whether a person is
-    there (default: stdin is a TTY). Answers: ``y`` approve, ``n [note]`` deny (the note goes to
-    the model), ``t`` take over (the person does the step; the model is told), ``s`` stop.
+    ``read`` and ``write`` default to stdin/stderr; ``interactive`` says whether answers can
+    come (default: :func:`stdin_can_answer`). Answers: ``y`` approve, ``n [note]`` deny (the
+    note goes to the model), ``t`` take over (the person does the step; the model is told),
+    ``s`` stop. At end of input the no-terminal ``default`` applies.
     """
 
     def __init__(
@@ -159,20 +191,22 @@ class Confirmer:
         self.default = default
         self._read = read or sys.stdin.readline
         self._out = out or sys.stderr
-        self.interactive = sys.stdin.isatty() if interactive is None else interactive
+        self.interactive = stdin_can_answer() if interactive is None else interactive
 
     def confirm(self, description: str, reason: str) -> Verdict:
         """The person's decision about the action ``description`` (needing confirmation for ``reason``)."""
-        if not self.interactive:
-            if self.default == "approve":
-                return Verdict("allow", "confirm:no-terminal")
-            return Verdict("deny", "confirm:no-terminal",
-                           "The action needed a person's approval and nobody was there to give it.")
-        self._out.write(f"\nThe agent wants to: {description}  ({reason})\n"
-                        "  [y] approve  [n NOTE] deny  [t] take over  [s] stop > ")
-        self._out.flush()
-        answer = self._read().strip()
-        return parse_confirmation(answer)
+        if self.interactive:
+            self._out.write(f"\nThe agent wants to: {description}  ({reason})\n"
+                            "  [y] approve  [n NOTE] deny  [t] take over  [s] stop > ")
+            self._out.flush()
+            answer = self._read()
+            if answer:
+                return parse_confirmation(answer.strip())
+            self.interactive = False  # end of input: nobody is left to answer
+        if self.default == "approve":
+            return Verdict("allow", "confirm:no-terminal")
+        return Verdict("deny", "confirm:no-terminal",
+                       "The action needed a person's approval and nobody was there to give it.")
 
 
 class TerminalPerson:
@@ -182,7 +216,7 @@ class TerminalPerson:
                  interactive: bool | None = None) -> None:
         self._read = read or sys.stdin.readline
         self._out = out or sys.stderr
-        self.interactive = sys.stdin.isatty() if interactive is None else interactive
+        self.interactive = stdin_can_answer() if interactive is None else interactive
 
     def ask(self, question: str) -> str | None:
         """Show ``question`` and return the typed answer (None without a terminal or on EOF)."""
@@ -259,7 +293,8 @@ class SafetyPolicy:
                 for blocked in self.config.blocked_chords:
                     if chord == _chord(blocked):
                         return Verdict("deny", "blocked-keys", f"The key combination {'+'.join(keys)} is blocked.")
-            case Click(at=Point() as at) | MoveTo(at=at) | Scroll(at=Point() as at) | Drag(to=at):
+            case (Click(at=Point() as at) | MoveTo(at=at) | Scroll(at=Point() as at) | Drag(to=at) | LongPress(at=at)
+                  | Swipe(start=at)):
                 for region in self.config.blocked_regions:
                     if region.contains(at):
                         return Verdict("deny", "blocked-region", "That part of the screen is off limits.")
@@ -269,7 +304,8 @@ class SafetyPolicy:
         kinds = set(self.config.confirm)
         if "all" in kinds:
             return "every action needs confirmation"
-        wanted = {TypeText: "type", PressKeys: "key", Navigate: "navigate", Click: "click"}.get(type(action))
+        wanted = {TypeText: "type", PressKeys: "key", Navigate: "navigate", Click: "click", LongPress: "click",
+                  AndroidKey: "key", SystemButton: "key", OpenApp: "navigate"}.get(type(action))
         if wanted in kinds:
             return f"'{wanted}' actions need confirmation"
         return None

@@ -68,6 +68,7 @@ def step_to_json(step: StepRecord, screenshot_name: str) -> dict[str, Any]:
         "started_at": step.started_at,
         "url": step.frame.url,
         "title": step.frame.title,
+        "events": step.frame.extra.get("events"),
         "screen_size": list(step.frame.size),
         "model_size": list(step.model_size),
         "image_tokens": step.image_tokens,

@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from agent.actions import (
     Action,
@@ -350,6 +350,9 @@ class BrowserSettings:
     ``response_timeout_s``: how long a page may take to answer before a capture (a page that
     does not answer, e.g. a script in an endless loop, is an ExecutorError).
     ``extra_args``: Chromium flags added after :data:`BASE_CHROMIUM_ARGS`.
+    ``mask_selectors``: elements painted over in every screenshot (what the model sees and
+    what is saved); fields whose value contains one of :attr:`BrowserExecutor.mask_values`
+    are masked as well.
     """
 
     viewport: tuple[int, int] = (1280, 720)
@@ -361,6 +364,7 @@ class BrowserSettings:
     navigation_timeout_s: float = 30.0
     response_timeout_s: float = 10.0
     extra_args: tuple[str, ...] = ()
+    mask_selectors: tuple[str, ...] = ("[data-screenpilot-secret]",)
 
     def __post_init__(self) -> None:
         width, height = self.viewport
@@ -375,6 +379,21 @@ class BrowserSettings:
 # --- the executor ----------------------------------------------------------------------------
 
 UrlGuard = Callable[[str], "str | None"]
+
+# Rectangles [left, top, width, height] (viewport CSS px) of elements to mask: those matching
+# the selectors, and inputs/textareas whose value contains one of the given strings.
+_MASK_RECTS_JS = """([selectors, values]) => {
+  const found = new Set();
+  for (const sel of selectors) { try { document.querySelectorAll(sel).forEach(e => found.add(e)); } catch (e) {} }
+  if (values.length) {
+    document.querySelectorAll("input, textarea").forEach(e => {
+      if (values.some(v => v && (e.value || "").includes(v))) found.add(e);
+    });
+  }
+  return [...found].map(e => e.getBoundingClientRect())
+    .filter(r => r.width > 0 && r.height > 0)
+    .map(r => [Math.floor(r.left), Math.floor(r.top), Math.ceil(r.width), Math.ceil(r.height)]);
+}"""
 """Called with the URL of every navigation a page starts; returns None to allow it or a reason
 to block it (the request is aborted and the reason recorded)."""
 
@@ -398,6 +417,7 @@ class BrowserExecutor:
             )
         self.settings = settings or BrowserSettings()
         self._url_guard = url_guard
+        self.mask_values: list[str] = []
         self._pointer = Point(0, 0)
         self._events: list[str] = []
         self._opened: list[Page] = []
@@ -747,6 +767,20 @@ class BrowserExecutor:
         if image.size != self.size:
             image = image.resize(self.size, Image.Resampling.BOX if image.width > self.size[0]
                                  else Image.Resampling.BILINEAR)
+        return self._mask(image)
+
+    def _mask(self, image: Image.Image) -> Image.Image:
+        """Paint over marked fields and fields showing a secret value (viewport CSS pixels)."""
+        if not self.settings.mask_selectors and not self.mask_values:
+            return image
+        try:
+            rects = self._page.evaluate(_MASK_RECTS_JS, [list(self.settings.mask_selectors), self.mask_values])
+        except PlaywrightError:
+            rects = []
+        if rects:
+            draw = ImageDraw.Draw(image)
+            for left, top, width, height in rects:
+                draw.rectangle((left, top, left + width, top + height), fill=(40, 40, 40))
         return image
 
     def _small_gray(self) -> GrayFrame:

@@ -1,8 +1,8 @@
 """Waiting for the screen to settle after an action, instead of a fixed sleep.
 
 The screen counts as settled when ``stable_frames`` consecutive captures differ from the
-previous one by at most ``threshold`` (mean absolute difference of grey levels 0-255 on a
-downscaled frame), or when ``max_wait_s`` has passed. Comparing small grayscale frames keeps
+previous one by at most ``threshold`` (mean absolute difference of grey levels 0-255 in the
+most-changed tile of a downscaled frame), or when ``max_wait_s`` has passed. Comparing small grayscale frames keeps
 each check to a few milliseconds.
 """
 
@@ -45,11 +45,21 @@ def to_small_gray(rgb_or_bgra: NDArray[np.uint8], width: int = 320) -> GrayFrame
     return np.asarray(gray, dtype=np.uint8)
 
 
-def frame_difference(a: GrayFrame, b: GrayFrame) -> float:
-    """Mean absolute grey-level difference (0-255); infinite when the shapes differ."""
+def frame_difference(a: GrayFrame, b: GrayFrame, tiles: int = 8) -> float:
+    """The largest mean absolute grey-level difference (0-255) over a ``tiles`` x ``tiles`` grid.
+
+    Taking the worst tile rather than the whole-frame mean keeps a small change (a spinner, a
+    progress bar) visible: averaged over the full screen it would vanish below the threshold.
+    Infinite when the shapes differ.
+    """
     if a.shape != b.shape:
         return float("inf")
-    return float(cv2.absdiff(a, b).mean())
+    diff = cv2.absdiff(a, b)
+    h, w = diff.shape
+    th, tw = max(1, h // tiles), max(1, w // tiles)
+    cropped = diff[: (h // th) * th, : (w // tw) * tw].astype(np.float32)
+    per_tile = cropped.reshape(h // th, th, w // tw, tw).mean(axis=(1, 3))
+    return float(max(per_tile.max(), diff.mean()))
 
 
 def wait_until_stable(
