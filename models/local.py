@@ -1,4 +1,5 @@
-"""Qwen2.5-VL run in-process with transformers (a local GPU, or the CPU for tiny models).
+"""Qwen2.5-VL, UI-TARS-1.5 and Qwen3-VL run in-process with transformers (a local GPU, or the CPU
+for tiny models).
 
 Install with ``pip install 'screenpilot[local]'`` (torch, torchvision, transformers,
 qwen-vl-utils, accelerate). The model loads once, in the constructor, exactly as a user loads
@@ -7,13 +8,19 @@ the released checkpoint::
     Qwen2_5_VLForConditionalGeneration.from_pretrained(path_or_id, dtype=..., device_map=...)
     AutoProcessor.from_pretrained(path_or_id)
 
+The model class follows ``AutoConfig``'s ``model_type`` (:data:`MODEL_CLASSES`): ``qwen2_5_vl``
+(Qwen2.5-VL and UI-TARS-1.5), ``qwen3_vl`` and ``qwen3_vl_moe`` (Qwen3-VL, dense and MoE).
+
 *No second resize.* Requests carry images already resized to model space (both sides multiples
-of 28). Each image part handed to ``qwen_vl_utils.process_vision_info`` gets its own area as
-``min_pixels`` and ``max_pixels`` (so its resize is the identity), and the processor is called with
+of 28; of 32 for Qwen3-VL, whose processor has patch 16). Each image part handed to
+``qwen_vl_utils.process_vision_info`` gets its own area as ``min_pixels`` and ``max_pixels`` (so its
+resize is the identity; for a patch other than 14 it is called with ``image_patch_size``, since its
+default factor 28 would resize a Qwen3-VL image, and where the installed qwen-vl-utils lacks that
+argument the images are taken as they are), and the processor is called with
 ``size={"shortest_edge": smallest area, "longest_edge": largest area}`` of the request's images
-(identity again for multiples of 28). After preprocessing every ``image_grid_thw`` row is checked
-against ``(1, H'/14, W'/14)``; any difference raises :class:`agent.errors.BackendError` naming the
-size sent and the size the processor produced.
+(identity again). After preprocessing every ``image_grid_thw`` row is checked against
+``(1, H'/p, W'/p)`` for the processor's patch size ``p``; any difference raises
+:class:`agent.errors.BackendError` naming the size sent and the size the processor produced.
 
 *Timings* (seconds, in :attr:`models.base.ModelReply.timings`):
 
@@ -42,6 +49,14 @@ from models.base import Message, ModelReply, ModelRequest, Usage
 
 INSTALL_HINT = "pip install 'screenpilot[local]'"
 PATCH_SIZE = 14
+"""Qwen2.5-VL's ViT patch (pixels); a processor's own ``patch_size`` takes precedence."""
+
+MODEL_CLASSES: dict[str, str] = {
+    "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration",
+    "qwen3_vl": "Qwen3VLForConditionalGeneration",
+    "qwen3_vl_moe": "Qwen3VLMoeForConditionalGeneration",
+}
+"""The transformers model class for each config ``model_type`` this backend loads."""
 _DTYPES = ("auto", "bfloat16", "float16", "float32")
 
 
@@ -129,18 +144,44 @@ def _pin_part(part: Any) -> Any:
     return {**part, "min_pixels": width * height, "max_pixels": width * height}
 
 
-def check_grids(sizes: list[tuple[int, int]], grids: list[list[int]]) -> None:
-    """Raise BackendError unless each grid is ``[1, H/14, W/14]`` for its image (W, H) in pixels."""
+def check_grids(sizes: list[tuple[int, int]], grids: list[list[int]], patch_size: int = PATCH_SIZE) -> None:
+    """Raise BackendError unless each grid is ``[1, H/p, W/p]`` for its image (W, H) in pixels,
+    ``p`` = ``patch_size`` (14 for Qwen2.5-VL, 16 for Qwen3-VL)."""
     if len(sizes) != len(grids):
         raise BackendError(f"the processor returned {len(grids)} image grids for {len(sizes)} images")
     for (width, height), grid in zip(sizes, grids, strict=True):
         t, rows, cols = (int(value) for value in grid)
-        if (t, rows * PATCH_SIZE, cols * PATCH_SIZE) != (1, height, width):
+        if (t, rows * patch_size, cols * patch_size) != (1, height, width):
             raise BackendError(
                 f"the image processor resized a {width}x{height} model-space image to "
-                f"{cols * PATCH_SIZE}x{rows * PATCH_SIZE} (grid {[t, rows, cols]}); images must reach "
-                f"the model at the size the prompt advertised (both sides multiples of 28)"
+                f"{cols * patch_size}x{rows * patch_size} (grid {[t, rows, cols]}); images must reach "
+                f"the model at the size the prompt advertised (both sides multiples of {2 * patch_size})"
             )
+
+
+def processor_patch_size(processor: Any) -> int:
+    """The ViT patch size (pixels) of a loaded processor's image processor (14 when it names none)."""
+    return int(getattr(getattr(processor, "image_processor", None), "patch_size", None) or PATCH_SIZE)
+
+
+def _vision_images(pinned: list[Message], patch_size: int) -> list[Any]:
+    """The request's images through qwen-vl-utils with the processor's patch (see module doc)."""
+    import inspect
+
+    from qwen_vl_utils import process_vision_info
+
+    if patch_size == PATCH_SIZE:
+        images, _ = process_vision_info(pinned)
+    elif "image_patch_size" in inspect.signature(process_vision_info).parameters:
+        images, _ = process_vision_info(pinned, image_patch_size=patch_size)
+    else:
+        images = [
+            part["image"].convert("RGB")
+            for message in pinned
+            for part in message["content"]
+            if isinstance(part, dict) and part.get("type") == "image"
+        ]
+    return list(images or [])
 
 
 def prepare_inputs(processor: Any, messages: list[Message]) -> Any:
@@ -148,22 +189,22 @@ def prepare_inputs(processor: Any, messages: list[Message]) -> Any:
 
     Applies the chat template with the generation prompt, loads images through
     ``qwen_vl_utils.process_vision_info`` and runs the processor with size bounds that make
-    its resize the identity, then checks the grids (:func:`check_grids`).
+    its resize the identity, then checks the grids (:func:`check_grids`) with the processor's
+    patch size (:func:`processor_patch_size`).
     """
-    from qwen_vl_utils import process_vision_info
-
+    patch_size = processor_patch_size(processor)
     sizes = _image_sizes(messages)
     pinned = _vision_messages(messages)
     text = processor.apply_chat_template(pinned, tokenize=False, add_generation_prompt=True)
     images = None
     extra: dict[str, Any] = {}
     if sizes:
-        images, _ = process_vision_info(pinned)
+        images = _vision_images(pinned, patch_size)
         areas = [width * height for width, height in sizes]
         extra["size"] = {"shortest_edge": min(areas), "longest_edge": max(areas)}
     inputs = processor(text=[text], images=images, return_tensors="pt", **extra)
     if sizes:
-        check_grids(sizes, inputs["image_grid_thw"].tolist())
+        check_grids(sizes, inputs["image_grid_thw"].tolist(), patch_size)
     return inputs
 
 
@@ -223,8 +264,9 @@ class LocalQwenBackend:
 
     def _load(self, transformers: Any, source: str, kwargs: dict[str, Any]) -> tuple[Any, Any]:
         try:
+            model_class = _model_class(transformers, source)
             processor = transformers.AutoProcessor.from_pretrained(source)
-            model = transformers.Qwen2_5_VLForConditionalGeneration.from_pretrained(source, **kwargs)
+            model = model_class.from_pretrained(source, **kwargs)
         except (OSError, ValueError) as exc:
             raise ConfigError(
                 f"cannot load the model {source!r}: {str(exc).rstrip('.')}. A hub id loads only when it is in the "
@@ -273,6 +315,14 @@ class LocalQwenBackend:
         }
         return ModelReply(text=text, usage=usage, timings=timings)
 
+    @property
+    def processor(self) -> Any:
+        """The loaded transformers processor, e.g. to run :func:`prepare_inputs` without generating
+        (``screenpilot calibrate`` checks the image grids it yields). BackendError once closed."""
+        if self._processor is None:
+            raise BackendError(f"{self.name} was closed")
+        return self._processor
+
     def _prepare(self, messages: list[Message]) -> Any:
         """Tokenised inputs on the model's device; BackendError when an image would be resized."""
         return prepare_inputs(self._processor, messages).to(self._model.device)
@@ -310,6 +360,7 @@ class LocalQwenBackend:
         if self._model is not None:
             import transformers
 
+            info["model_type"] = str(self._model.config.model_type)
             info["device"] = str(self._model.device)
             info["dtype"] = str(self._model.dtype).removeprefix("torch.")
             info["attn_implementation"] = self._model.config._attn_implementation
@@ -323,6 +374,28 @@ class LocalQwenBackend:
         gc.collect()
         if self._torch.cuda.is_available():
             self._torch.cuda.empty_cache()
+
+
+def _model_class(transformers: Any, source: str) -> Any:
+    """The model class for ``source``'s config ``model_type`` (:data:`MODEL_CLASSES`).
+
+    ConfigError for a model type this backend does not load, or one the installed transformers
+    lacks (with the upgrade hint); OSError / ValueError from reading the config pass through.
+    """
+    model_type = str(transformers.AutoConfig.from_pretrained(source).model_type)
+    name = MODEL_CLASSES.get(model_type)
+    if name is None:
+        raise ConfigError(
+            f"the model {source!r} has model_type {model_type!r}; the local backend loads "
+            f"{', '.join(MODEL_CLASSES)} (Qwen2.5-VL, UI-TARS-1.5, Qwen3-VL)"
+        )
+    model_class = getattr(transformers, name, None)
+    if model_class is None:
+        raise ConfigError(
+            f"transformers {transformers.__version__} has no {name} for {source!r}: "
+            f"pip install -U 'transformers>=4.57'"
+        )
+    return model_class
 
 
 def _processor_list(clock: FirstTokenClock) -> Any:

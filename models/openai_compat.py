@@ -131,15 +131,23 @@ class OpenAICompatBackend:
             timings={"encode": encoded - started, "request": finished - encoded},
         )
 
-    def _request_body(self, request: ModelRequest) -> bytes:
-        payload = {
+    def request_payload(self, request: ModelRequest) -> dict[str, Any]:
+        """The JSON object :meth:`complete` posts for ``request``, built without sending anything.
+
+        Images appear as base64 ``data:`` URLs at exactly the size they have in ``request``.
+        Pure apart from image encoding; ``screenpilot calibrate`` decodes them to check that the
+        image going out has the size the prompt advertises.
+        """
+        return {
             "model": self.model,
             "messages": [self._convert_message(message) for message in request.messages],
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
             "stream": False,
         }
-        return json.dumps(payload).encode("utf-8")
+
+    def _request_body(self, request: ModelRequest) -> bytes:
+        return json.dumps(self.request_payload(request)).encode("utf-8")
 
     def _convert_message(self, message: Message) -> dict[str, Any]:
         """One neutral message in OpenAI's shape (text-only content as a plain string)."""

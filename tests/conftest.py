@@ -1,0 +1,88 @@
+"""Fixtures shared by every test package.
+
+``tiny_model_dir``: the tiny random Qwen2.5-VL folder (built once per session, offline).
+``transformers_server``: a real ``transformers serve`` on it, for the OpenAI-compatible backend
+and for calibration runs against a real server.
+
+The hub is switched off before anything imports huggingface_hub: a hub id must fail at once,
+never hang on the network.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random Qwen2.5-VL folder, built once per test session."""
+    from models.tiny import build_tiny_qwen25_vl
+
+    return build_tiny_qwen25_vl(tmp_path_factory.mktemp("tiny-qwen25-vl"))
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve_command(model_dir: Path, port: int) -> list[str]:
+    script = Path(sys.executable).with_name("transformers")
+    executable = str(script) if script.exists() else shutil.which("transformers")
+    if executable is None:
+        pytest.skip("the transformers CLI is not installed (pip install 'transformers[serving]')")
+    return [executable, "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]
+
+
+def _wait_healthy(process: subprocess.Popen[bytes], base: str, deadline_s: float) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"transformers serve exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"transformers serve did not answer {base}/health within {deadline_s} s")
+
+
+@pytest.fixture(scope="session")
+def transformers_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``transformers serve DIR`` on the tiny model; yields the base URL (``http://127.0.0.1:P/v1``).
+
+    The positional DIR pins the server to that model: requests must name it with the same
+    string in their ``model`` field (the folder path), and ``GET /v1/models`` lists it alone.
+    """
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(_serve_command(tiny_model_dir, port), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_healthy(process, f"http://127.0.0.1:{port}", deadline_s=120)
+        yield f"http://127.0.0.1:{port}/v1"
+    except RuntimeError as exc:
+        raise RuntimeError(f"{exc}; log:\n{log_path.read_text(errors='replace')[-3000:]}") from None
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
