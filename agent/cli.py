@@ -26,9 +26,11 @@ from agent.secret_values import load_secrets
 from agent.settings import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_MIN_PIXELS,
+    AdbTarget,
     BrowserTarget,
     DesktopTarget,
     ModelSettings,
+    PhoneTarget,
     PromptSettings,
     RunSettings,
 )
@@ -100,6 +102,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                         f"{1280 * 28 * 28} is faster)")
     prompt.add_argument("--keep-images", type=_positive_int, default=1,
                         help="screenshots sent per request: 1 = current only, earlier steps as text (default)")
+    prompt.add_argument("--prompt-format", choices=["auto", "qwen2.5-vl", "qwen3-vl", "ui-tars"], default="auto",
+                        help="the model family's dialect (default auto: from the model's name or config.json)")
 
 
 def _add_run_parser(sub: argparse._SubParsersAction) -> None:
@@ -120,6 +124,12 @@ def _add_run_parser(sub: argparse._SubParsersAction) -> None:
                         help="desktop: command to start on the display (repeatable)")
     target.add_argument("--no-fail-safe", action="store_true",
                         help="desktop: disable PyAutoGUI's corner fail-safe (off anyway on virtual displays)")
+    target.add_argument("--phone", default=None, metavar="DEVICE",
+                        help="drive an emulated phone (Chromium with the phone's screen, touch and user agent), "
+                        "e.g. pixel-7, iphone-13, galaxy-s9-plus; the start page comes from --url")
+    target.add_argument("--adb", nargs="?", const="", default=None, metavar="SERIAL",
+                        help="drive an Android phone or emulator over adb; SERIAL (see `adb devices`) picks one "
+                        "of several devices")
     _add_model_options(run)
     budget = run.add_argument_group("budget and output")
     budget.add_argument("--max-steps", type=_positive_int, default=30, help="model calls at most (default 30)")
@@ -174,7 +184,7 @@ def policy_from_args(args: argparse.Namespace) -> PolicyConfig:
 
 # Modules that add subcommands: each has ``add_parser(subparsers)``, which registers its parser
 # with ``set_defaults(handler=fn)`` where ``fn(args, console) -> exit code``.
-COMMAND_MODULES: tuple[str, ...] = ("agent.cli_view",)
+COMMAND_MODULES: tuple[str, ...] = ("agent.cli_view", "agent.cli_scenarios", "agent.cli_calibrate")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -191,17 +201,21 @@ def build_parser() -> argparse.ArgumentParser:
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).add_parser(sub)
     dev = sub.add_parser("dev", help="developer utilities").add_subparsers(dest="dev_command", required=True)
-    tiny = dev.add_parser("build-tiny-model", help="build a tiny random Qwen2.5-VL folder for tests (offline)")
+    tiny = dev.add_parser("build-tiny-model", help="build a tiny random model folder for tests (offline)")
     tiny.add_argument("dir", type=Path, help="folder to create")
     tiny.add_argument("--seed", type=int, default=0)
+    tiny.add_argument("--family", choices=["qwen2.5-vl", "qwen3-vl", "ui-tars"], default="qwen2.5-vl",
+                      help="model family (default qwen2.5-vl)")
     tiny.set_defaults(handler=cmd_build_tiny_model)
     return parser
 
 
 def settings_from_args(args: argparse.Namespace) -> RunSettings:
     """Turn parsed ``run`` arguments into RunSettings (the one place env vars are read)."""
-    target: BrowserTarget | DesktopTarget
-    if args.desktop:
+    target: BrowserTarget | DesktopTarget | PhoneTarget | AdbTarget
+    if args.phone or args.adb is not None:
+        target = phone_target_from_args(args)
+    elif args.desktop:
         if args.url:
             raise ConfigError("--url is for the browser; with --desktop use --launch to start an application")
         target = DesktopTarget(args.monitor, args.virtual_display, tuple(args.launch),
@@ -220,7 +234,8 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
     )
     if args.min_pixels > args.max_pixels:
         raise ConfigError(f"--min-pixels ({args.min_pixels}) must not exceed --max-pixels ({args.max_pixels})")
-    prompt = PromptSettings(min_pixels=args.min_pixels, max_pixels=args.max_pixels, keep_images=args.keep_images)
+    prompt = PromptSettings(format=args.prompt_format, min_pixels=args.min_pixels, max_pixels=args.max_pixels,
+                            keep_images=args.keep_images)
     policy = policy_from_args(args)
     start_host = urlsplit(args.url).hostname if args.url else None
     secrets = load_secrets(args.secret, args.secrets_file,
@@ -228,6 +243,20 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
     return RunSettings(task=args.task, model=model, target=target, prompt=prompt, max_steps=args.max_steps,
                        max_model_errors=args.max_model_errors, out_dir=args.out, quiet=args.quiet,
                        policy=policy, secrets=secrets)
+
+
+def phone_target_from_args(args: argparse.Namespace) -> PhoneTarget | AdbTarget:
+    """``--phone DEVICE`` (an emulated phone opening ``--url``) or ``--adb [SERIAL]`` (a real
+    device or emulator); ConfigError for options that do not go with them."""
+    if args.phone and args.adb is not None:
+        raise ConfigError("choose one of --phone (an emulated phone) and --adb (a device over adb)")
+    if args.desktop or args.virtual_display or args.launch:
+        raise ConfigError("--desktop, --virtual-display and --launch do not go with --phone or --adb")
+    if args.phone:
+        return PhoneTarget(device=args.phone, url=args.url, headed=args.headed, executable_path=args.browser_path)
+    if args.url:
+        raise ConfigError("--url is for the browser and --phone; with --adb, ask the model to open an app instead")
+    return AdbTarget(serial=args.adb or None)
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
@@ -250,21 +279,22 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_build_tiny_model(args: argparse.Namespace, console: Console) -> int:
-    """``screenpilot dev build-tiny-model DIR``."""
+    """``screenpilot dev build-tiny-model DIR [--family F]``."""
     import time
 
-    from models.tiny import build_tiny_qwen25_vl
+    from models.tiny import build_tiny, family_label
 
     t0 = time.perf_counter()
-    path = build_tiny_qwen25_vl(args.dir, seed=args.seed)
+    path = build_tiny(args.family, args.dir, seed=args.seed)
     size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-    console.print(f"Built tiny Qwen2.5-VL in {path} ({size / 1e6:.1f} MB, {time.perf_counter() - t0:.1f} s)")
+    console.print(f"Built tiny {family_label(args.family)} in {path} ({size / 1e6:.1f} MB, "
+                  f"{time.perf_counter() - t0:.1f} s)")
     return EXIT_SUCCESS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``screenpilot`` console script; returns the exit code."""
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
     args = build_parser().parse_args(argv)
     try:
         exit_code: int = args.handler(args, console)

@@ -15,7 +15,7 @@ class ConsoleObserver:
     """Prints one line per step (action, timings, errors) and the outcome, with rich."""
 
     def __init__(self, console: Console | None = None, max_steps: int | None = None) -> None:
-        self.console = console or Console(stderr=True, highlight=False)
+        self.console = console or Console(stderr=True, highlight=False, soft_wrap=True)
         self._max_steps = max_steps
 
     def on_start(self, task: str) -> None:

@@ -88,12 +88,15 @@ def build_model(settings: RunSettings) -> ModelBackend:
 
 @contextlib.contextmanager
 def open_executor(
-    target: BrowserTarget | DesktopTarget | PhoneTarget | AdbTarget, policy: SafetyPolicy | None = None
+    target: BrowserTarget | DesktopTarget | PhoneTarget | AdbTarget,
+    policy: SafetyPolicy | None = None,
+    mask_values: Sequence[str] = (),
 ) -> Iterator[Executor]:
     """Start the browser, desktop or phone executor for ``target`` and close it afterwards.
 
     With ``policy``, the browser checks every navigation the page starts (redirects, links,
     new tabs) with :meth:`SafetyPolicy.check_url` and blocks denied ones before they load.
+    ``mask_values``: secret values; browser fields showing one are masked in screenshots.
     """
     if isinstance(target, BrowserTarget):
         from tools.browser import BrowserExecutor, BrowserSettings
@@ -107,6 +110,7 @@ def open_executor(
             ),
             url_guard=None if policy is None else _url_guard(policy),
         )
+        browser.mask_values = list(mask_values)
         try:
             yield browser
         finally:
@@ -196,7 +200,7 @@ def run_task(
     policy = build_policy(settings, kind)
     model = build_model(settings)
     try:
-        with open_executor(settings.target, policy) as executor:
+        with open_executor(settings.target, policy, settings.secrets.values) as executor:
             prompt = build_prompt_format(settings.prompt, executor.kind, settings.model)
             run_dir = new_run_dir(settings.out_dir, settings.task)
             metadata = {**_metadata(settings, model, prompt, executor), "policy": policy.describe(),

@@ -52,6 +52,7 @@ import shutil
 import sys
 import threading
 import time
+from urllib.parse import urljoin
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
@@ -423,6 +424,7 @@ class BrowserExecutor:
         self._opened: list[Page] = []
         self._navigations = 0
         self._last_blocked: str | None = None
+        self._blocked_pages: list[Page] = []
         self._closed = False
         self._gone: str | None = None
         self._cdp: CDPSession | None = None
@@ -502,6 +504,7 @@ class BrowserExecutor:
         capture, ``events`` (new tabs, dismissed dialogs, blocked navigations).
         """
         with self._driving("take a screenshot"):
+            self._leave_blocked_pages()
             self._follow_pages()
             taken_at = time.time()
             start = time.perf_counter()
@@ -640,6 +643,7 @@ class BrowserExecutor:
         page.on("crash", self._on_crash)
         page.on("dialog", self._on_dialog)
         page.on("framenavigated", lambda frame: self._count_navigation(page, frame))
+        page.on("framenavigated", lambda frame: self._check_committed(page, frame))
 
     def _count_navigation(self, page: Page, frame: Any) -> None:
         if page is self._page and frame == page.main_frame:
@@ -660,16 +664,60 @@ class BrowserExecutor:
             pass
 
     def _route(self, route: Route) -> None:
+        """Vet a navigation request before it is sent, and the first redirect hop it answers with.
+
+        Playwright's routes never see redirect hops (the browser follows them itself), so the
+        request is fetched here without following redirects and a Location that the guard
+        refuses is aborted. Later hops of a longer chain are caught when they commit
+        (:meth:`_check_committed`).
+        """
         request = route.request
-        reason = None
-        if request.is_navigation_request() and self._url_guard is not None:
-            reason = self._url_guard(request.url)
-        if reason is None:
+        if not request.is_navigation_request() or self._url_guard is None:
             route.fallback()
             return
-        self._events.append(f"navigation to {request.url} blocked: {reason}")
+        reason = self._url_guard(request.url)
+        if reason is not None:
+            self._block(route, request.url, reason)
+            return
+        try:
+            response = route.fetch(max_redirects=0)
+        except PlaywrightError:
+            route.fallback()
+            return
+        location = response.headers.get("location")
+        if 300 <= response.status < 400 and location:
+            target = urljoin(request.url, location)
+            reason = self._url_guard(target)
+            if reason is not None:
+                self._block(route, target, reason)
+                return
+        route.fulfill(response=response)
+
+    def _block(self, route: Route, url: str, reason: str) -> None:
+        self._events.append(f"navigation to {url} blocked: {reason}")
         self._last_blocked = reason
         route.abort("aborted")
+
+    def _check_committed(self, page: Page, frame: Any) -> None:
+        """Mark a tab whose main frame committed a URL the guard refuses (left before use)."""
+        if self._url_guard is None or frame != page.main_frame:
+            return
+        reason = self._url_guard(frame.url)
+        if reason is not None:
+            self._events.append(f"page {frame.url} blocked after a redirect: {reason}")
+            self._blocked_pages.append(page)
+
+    def _leave_blocked_pages(self) -> None:
+        """Close blocked new tabs and take the current tab back from a blocked page."""
+        while self._blocked_pages:
+            page = self._blocked_pages.pop()
+            if page.is_closed():
+                continue
+            if page is not self._page or len(self._context.pages) > 1:
+                page.close()
+                continue
+            if page.go_back(timeout=self.settings.navigation_timeout_s * 1000) is None:
+                page.goto("about:blank")
 
     def _follow_pages(self) -> bool:
         """Switch to the newest tab that opened, or away from a closed one; True when switched."""

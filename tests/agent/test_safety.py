@@ -16,8 +16,15 @@ from agent.interrupts import StopFlag, graceful_interrupts
 from agent.loop import Agent, LoopLimits
 from agent.repeats import RepeatSettings
 from agent.safety import (
-    Confirmer, PolicyConfig, Region, SafetyPolicy, TerminalPerson, load_policy_file, parse_confirmation,
-    policy_from_mapping, url_verdict,
+    Confirmer,
+    PolicyConfig,
+    Region,
+    SafetyPolicy,
+    TerminalPerson,
+    load_policy_file,
+    parse_confirmation,
+    policy_from_mapping,
+    url_verdict,
 )
 from agent.secret_values import Secret, SecretStore, load_secrets
 from agent.trajectory import TrajectoryWriter, new_run_dir

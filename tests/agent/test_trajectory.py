@@ -10,10 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from models.qwen25 import Qwen25Format
-
 from agent.loop import Agent, LoopLimits
 from agent.trajectory import TrajectoryWriter, new_run_dir, read_run, read_steps
+from models.qwen25 import Qwen25Format
 from models.scripted import ScriptedModel
 from tools.recording import RecordingExecutor
 
