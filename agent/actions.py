@@ -6,7 +6,9 @@ variable names (``model_action``, ``screen_action``). The parser of a prompt for
 actions in *model space*; :func:`map_points` turns them into *screen space* for an executor.
 
 Executors dispatch with ``match``; ``assert_never`` in the fallback makes a missing case a type
-error in mypy rather than a silent no-op.
+error in mypy rather than a silent no-op. The phone-only types (:data:`PHONE_ACTIONS`: long press,
+swipe, system buttons, Android key events, opening apps) are refused by the browser and desktop
+executors with an :class:`~agent.errors.ActionFailedError`.
 """
 
 from __future__ import annotations
@@ -118,9 +120,58 @@ class AskUser:
     question: str
 
 
+@dataclass(frozen=True)
+class LongPress:
+    """Phone only: touch ``at`` and hold for ``seconds`` (a float, > 0) before lifting."""
+
+    at: Point
+    seconds: float = 1.0
+
+
+@dataclass(frozen=True)
+class Swipe:
+    """Phone only: touch ``start``, slide to ``end`` over ``seconds`` (a float, > 0) and lift.
+
+    Content follows the finger: swiping up (``end`` above ``start``) reveals what is below.
+    """
+
+    start: Point
+    end: Point
+    seconds: float = 0.5
+
+
+SystemButtonName: TypeAlias = Literal["back", "home", "menu", "enter"]
+
+
+@dataclass(frozen=True)
+class SystemButton:
+    """Phone only: press a system button: back, home, menu (the recent-apps overview) or enter."""
+
+    name: SystemButtonName
+
+
+@dataclass(frozen=True)
+class AndroidKey:
+    """Phone only: send one Android key event; ``code`` is a ``KEYCODE_`` name such as
+    ``KEYCODE_VOLUME_UP`` (upper case, prefix included)."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class OpenApp:
+    """Phone only: start (or bring to the front) the app called ``name`` as a person names it."""
+
+    name: str
+
+
 Action: TypeAlias = (
     Click | MoveTo | Drag | Scroll | TypeText | PressKeys | Wait | Terminate | Navigate | GoBack | AskUser
+    | LongPress | Swipe | SystemButton | AndroidKey | OpenApp
 )
+
+PHONE_ACTIONS: tuple[type, ...] = (LongPress, Swipe, SystemButton, AndroidKey, OpenApp)
+"""The action types only a phone executor carries out; other executors refuse them."""
 
 
 def map_points(action: Action, convert: Callable[[Point], Point]) -> Action:
@@ -135,6 +186,10 @@ def map_points(action: Action, convert: Callable[[Point], Point]) -> Action:
             return MoveTo(convert(at))
         case Drag(to=to, start=start):
             return Drag(convert(to), None if start is None else convert(start))
+        case LongPress(at=at):
+            return dataclasses.replace(action, at=convert(at))
+        case Swipe(start=start, end=end):
+            return dataclasses.replace(action, start=convert(start), end=convert(end))
         case _:
             return action
 
@@ -171,6 +226,22 @@ def describe(action: Action) -> str:
             return "go back"
         case AskUser(question=question):
             return f"ask user {question!r}"
+        case LongPress() | Swipe() | SystemButton() | AndroidKey() | OpenApp():
+            return _describe_phone(action)
+
+
+def _describe_phone(action: LongPress | Swipe | SystemButton | AndroidKey | OpenApp) -> str:
+    match action:
+        case LongPress(at=at, seconds=seconds):
+            return f"long-press ({at.x}, {at.y}) {seconds:g}s"
+        case Swipe(start=start, end=end, seconds=seconds):
+            return f"swipe ({start.x}, {start.y}) -> ({end.x}, {end.y}) {seconds:g}s"
+        case SystemButton(name=name):
+            return f"system button {name}"
+        case AndroidKey(code=code):
+            return f"android key {code}"
+        case OpenApp(name=name):
+            return f"open app {name!r}"
 
 
 def to_json(action: Action) -> dict[str, object]:
@@ -188,7 +259,8 @@ def to_json(action: Action) -> dict[str, object]:
 
 _KINDS: dict[str, type] = {
     cls.__name__: cls
-    for cls in (Click, MoveTo, Drag, Scroll, TypeText, PressKeys, Wait, Terminate, Navigate, GoBack, AskUser)
+    for cls in (Click, MoveTo, Drag, Scroll, TypeText, PressKeys, Wait, Terminate, Navigate, GoBack, AskUser,
+                *PHONE_ACTIONS)
 }
 
 
@@ -203,7 +275,7 @@ def from_json(data: dict[str, object]) -> Action:
         if field.name not in data:
             continue
         value = data[field.name]
-        if field.name in ("at", "to", "start") and value is not None:
+        if field.name in ("at", "to", "start", "end") and value is not None:
             if not (isinstance(value, list | tuple) and len(value) == 2):
                 raise ValueError(f"{kind}.{field.name} must be [x, y], got {value!r}")
             value = Point(int(value[0]), int(value[1]))

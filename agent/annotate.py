@@ -28,15 +28,20 @@ from PIL import Image, ImageDraw, ImageFont
 
 from agent.actions import (
     Action,
+    AndroidKey,
     AskUser,
     Click,
     Drag,
     GoBack,
+    LongPress,
     MoveTo,
     Navigate,
+    OpenApp,
     Point,
     PressKeys,
     Scroll,
+    Swipe,
+    SystemButton,
     Terminate,
     TypeText,
     Wait,
@@ -215,7 +220,7 @@ def caption_line(action: Action) -> str | None:
             return "keys: " + "+".join(keys)
         case Click(at=None) | Scroll(at=None):
             return describe(action)
-        case Wait() | Terminate() | Navigate() | GoBack() | AskUser():
+        case Wait() | Terminate() | Navigate() | GoBack() | AskUser() | SystemButton() | AndroidKey() | OpenApp():
             return describe(action)
         case _:
             return None
@@ -232,6 +237,10 @@ def _draw_marker(draw: ImageDraw.ImageDraw, action: Action, scale: float) -> Non
             draw_drag(draw, action, scale)
         case Scroll(at=Point() as at):
             draw_scroll(draw, action, at, scale)
+        case LongPress(at=at, seconds=seconds):
+            draw_click(draw, at, scale, f"hold {seconds:g}s")
+        case Swipe(start=start, end=end):
+            draw_drag(draw, Drag(end, start), scale)
         case _:
             pass
 

@@ -140,13 +140,9 @@ def open_phone(target: PhoneTarget | AdbTarget, policy: SafetyPolicy | None = No
         return AdbExecutor(AdbSettings(serial=target.serial, adb_path=target.adb_path, packages=target.packages))
     from tools.phone import PhoneExecutor, PhoneSettings
 
-    def url_guard(url: str) -> str | None:
-        verdict = policy.check_url(url) if policy is not None else None
-        return None if verdict is None or verdict.decision == "allow" else (verdict.note or verdict.rule)
-
     settings = PhoneSettings(device=target.device, start_url=target.url, home_url=target.home_url, apps=target.apps,
                              headless=not target.headed, executable_path=target.executable_path)
-    return PhoneExecutor(settings, url_guard=url_guard if policy is not None else None)
+    return PhoneExecutor(settings, url_guard=None if policy is None else _url_guard(policy))
 
 
 def target_kind(target: BrowserTarget | DesktopTarget | PhoneTarget | AdbTarget) -> str:

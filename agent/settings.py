@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,9 +38,13 @@ class ModelSettings:
 
 @dataclass(frozen=True)
 class PromptSettings:
-    """Prompt format and image budget: resize bounds in pixels, screenshots kept in history."""
+    """Prompt format and image budget: resize bounds in pixels, screenshots kept in history.
 
-    format: str = "qwen2.5-vl"
+    ``format``: ``auto`` (detected from the model, see :mod:`models.formats`), ``qwen2.5-vl``,
+    ``qwen3-vl`` or ``ui-tars``. Bounds left at the defaults become the chosen family's own.
+    """
+
+    format: str = "auto"
     min_pixels: int = DEFAULT_MIN_PIXELS
     max_pixels: int = DEFAULT_MAX_PIXELS
     keep_images: int = 1
@@ -67,12 +72,36 @@ class DesktopTarget:
 
 
 @dataclass(frozen=True)
+class PhoneTarget:
+    """Drive an emulated phone: Chromium with the screen, touch input and user agent of
+    ``device`` (a Playwright device name or its slug: ``pixel-7``, ``iphone-13``). ``url`` opens
+    first; Home opens ``home_url`` (None: ``url``); ``open`` opens ``apps`` (app name -> URL)."""
+
+    device: str = "Pixel 7"
+    url: str | None = None
+    home_url: str | None = None
+    apps: Mapping[str, str] = field(default_factory=dict)
+    headed: bool = False
+    executable_path: str | None = None
+
+
+@dataclass(frozen=True)
+class AdbTarget:
+    """Drive an Android phone or emulator over ADB: ``serial`` (None: the only device attached),
+    the ``adb_path`` program, and ``packages`` (app name -> package) for ``open``."""
+
+    serial: str | None = None
+    adb_path: str = "adb"
+    packages: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class RunSettings:
     """Everything one ``screenpilot run`` needs."""
 
     task: str
     model: ModelSettings
-    target: BrowserTarget | DesktopTarget = field(default_factory=BrowserTarget)
+    target: BrowserTarget | DesktopTarget | PhoneTarget | AdbTarget = field(default_factory=BrowserTarget)
     prompt: PromptSettings = field(default_factory=PromptSettings)
     max_steps: int = 30
     max_model_errors: int = 3

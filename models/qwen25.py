@@ -48,43 +48,47 @@ Decisions this module makes (each one tested):
 
 Parsing is pure and never evaluates model output: JSON is read with :mod:`json`, then with
 :mod:`json5` for lenient syntax (single quotes, trailing commas). Only
-:class:`~agent.errors.ModelError` subclasses leave :func:`parse`, whatever the text.
+:class:`~agent.errors.ModelError` subclasses leave :func:`parse`, whatever the text. Finding
+calls and reading their arguments lives in :mod:`models.toolcall`, shared with ``mobile_use``.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
-from collections.abc import Callable, Collection, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeGuard
+from collections.abc import Callable, Collection, Sequence
+from typing import TYPE_CHECKING, Any
 
-import json5
 from PIL import Image
 
 from agent.actions import (
     Action,
+    AndroidKey,
     AskUser,
     Click,
     Drag,
     GoBack,
+    LongPress,
     MouseButton,
     MoveTo,
     Navigate,
+    OpenApp,
     Point,
     PressKeys,
     Scroll,
-    TerminalStatus,
+    Swipe,
+    SystemButton,
     Terminate,
     TypeText,
     Wait,
     describe,
     map_points,
 )
-from agent.errors import ConfigError, InvalidArgumentError, ReplyParseError, UnknownActionError
+from agent.errors import ConfigError, UnknownActionError
 from agent.keys import normalize_key, split_chord
 from models.base import Message, ModelRequest, Turn
 from models.resize import (
+    FACTOR,
     MAX_PIXELS,
     MIN_PIXELS,
     image_tokens,
@@ -93,6 +97,7 @@ from models.resize import (
     model_to_screen,
     scale_amount,
 )
+from models.toolcall import CallArguments, CallDialect, clip, parse_calls, read_arguments, read_verb
 
 if TYPE_CHECKING:
     from models.base import PromptFormat
@@ -120,13 +125,10 @@ UNADVERTISED_ACTIONS: tuple[str, ...] = ("triple_click", "answer")
 DEFAULT_WAIT_S = 1.0
 MAX_WAIT_S = 60.0
 MAX_SCROLL_PIXELS = 100_000
-MAX_JSON_CANDIDATES = 32
-"""At most this many ``{`` positions are tried per reply segment (bounds the work on junk)."""
+DIALECT = CallDialect(FUNCTION_NAME, '{"action": "left_click", "coordinate": [x, y]}')
+"""The function name and example call the model's hints use."""
 
-FORMAT_HINT = (
-    'Reply with exactly one <tool_call>{"name": "computer_use", "arguments": '
-    '{"action": "left_click", "coordinate": [x, y]}}</tool_call>'
-)
+FORMAT_HINT = DIALECT.format_hint
 
 # ---------------------------------------------------------------------------------------------
 # Prompt templates (filled per call; nothing here depends on the time or the run).
@@ -299,7 +301,7 @@ def call_arguments(action: Action) -> dict[str, object]:
     """The ``arguments`` object of the canonical ``computer_use`` call for a model-space action.
 
     Raises ValueError for actions Qwen2.5-VL cannot express (a right double-click, a
-    horizontal or zero scroll).
+    horizontal or zero scroll, the phone actions of :mod:`models.qwen25_mobile`).
     """
     match action:
         case Click():
@@ -327,6 +329,8 @@ def call_arguments(action: Action) -> dict[str, object]:
             return {"action": "back"}
         case AskUser(question=question):
             return {"action": "ask_user", "question": question}
+        case LongPress() | Swipe() | SystemButton() | AndroidKey() | OpenApp():
+            raise ValueError(f"computer_use cannot express the phone action {describe(action)}")
 
 
 def call_json(action: Action) -> str:
@@ -354,248 +358,14 @@ def format_calls(actions: Sequence[Action]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Finding the calls in a reply.
-
-_THINK_OPEN = "<think>"
-_THINK_CLOSE = "</think>"
-_JSON_TOKEN = re.compile(r"[{}\"'\\]")
-
-
-def _strip_thinking(text: str) -> str:
-    """``text`` without ``<think>...</think>`` blocks, without everything up to a stray
-    ``</think>`` (the template opened the block), and without an unclosed ``<think>`` block
-    (up to a ``<tool_call>`` inside it, if any). Linear in the length of ``text``."""
-    kept: list[str] = []
-    pos = 0
-    while True:
-        start = text.find(_THINK_OPEN, pos)
-        if start < 0:
-            kept.append(text[pos:])
-            break
-        kept.append(text[pos:start])
-        end = text.find(_THINK_CLOSE, start)
-        if end < 0:
-            call_at = text.find("<tool_call>", start)
-            kept.append(text[call_at:] if call_at >= 0 else "")
-            break
-        pos = end + len(_THINK_CLOSE)
-    body = "".join(kept)
-    return body.rsplit(_THINK_CLOSE, 1)[1] if _THINK_CLOSE in body else body
-
-
-def _object_end(text: str, start: int) -> int | None:
-    """Index just past the ``}`` closing the ``{`` at ``start`` (None: never closed).
-
-    Braces inside single- or double-quoted strings (with backslash escapes) do not count.
-    """
-    depth = 0
-    quote = ""
-    escaped_at = -1
-    for match in _JSON_TOKEN.finditer(text, start):
-        pos = match.start()
-        char = text[pos]
-        if pos == escaped_at:
-            continue
-        if quote:
-            if char == "\\":
-                escaped_at = pos + 1
-            elif char == quote:
-                quote = ""
-        elif char in "\"'":
-            quote = char
-        elif char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-            if depth == 0:
-                return pos + 1
-    return None
-
-
-def _json_candidates(text: str) -> tuple[list[str], bool]:
-    """The balanced top-level ``{...}`` substrings of ``text`` in order, and whether some
-    ``{`` was never closed (a truncated object)."""
-    found: list[str] = []
-    unclosed = False
-    pos = 0
-    for _ in range(MAX_JSON_CANDIDATES):
-        start = text.find("{", pos)
-        if start < 0:
-            break
-        end = _object_end(text, start)
-        if end is None:
-            unclosed = True
-            pos = start + 1
-        else:
-            found.append(text[start:end])
-            pos = end
-    return found, unclosed
-
-
-def _decode_json(text: str) -> object:
-    """``text`` as JSON, falling back to json5; ReplyParseError when neither reads it."""
-    try:
-        return json.loads(text)
-    except Exception:
-        pass
-    try:
-        return json5.loads(text)
-    except Exception as exc:
-        raise ReplyParseError(
-            f"tool call is not valid JSON ({type(exc).__name__}): {_clip(text)}",
-            hint='Write the call as valid JSON with double quotes, e.g. <tool_call>{"name": '
-            '"computer_use", "arguments": {"action": "left_click", "coordinate": [x, y]}}</tool_call>',
-        ) from None
-
-
-def _is_call(value: object) -> TypeGuard[dict[str, Any]]:
-    return isinstance(value, dict) and any(key in value for key in ("name", "action", "arguments"))
-
-
-def _segment_calls(segment: str) -> list[dict[str, Any]]:
-    """The call objects in ``segment``, in order; [] when it holds no ``{`` at all.
-
-    Objects that are not calls, or not JSON at all (prose in braces), are skipped when some
-    call is found; otherwise the first problem is raised as ReplyParseError.
-    """
-    candidates, unclosed = _json_candidates(segment)
-    calls: list[dict[str, Any]] = []
-    problem: ReplyParseError | None = None
-    for candidate in candidates:
-        try:
-            value = _decode_json(candidate)
-        except ReplyParseError as exc:
-            problem = problem or exc
-            continue
-        if _is_call(value):
-            calls.append(value)
-        elif problem is None:
-            problem = ReplyParseError(f"JSON object is not a call with name and arguments: {_clip(candidate)}",
-                                      FORMAT_HINT)
-    if calls:
-        return calls
-    if problem is not None:
-        raise problem
-    if unclosed:
-        raise ReplyParseError(
-            f"tool call JSON is incomplete: {_clip(segment)}",
-            hint="The call was cut off; close every brace. " + FORMAT_HINT,
-        )
-    return []
-
-
-def _tagged_calls(text: str) -> Iterator[dict[str, Any]]:
-    """Calls inside ``<tool_call>`` blocks, in order (a missing ``</tool_call>`` is fine).
-
-    Blocks are read lazily, so a broken block after a ``terminate`` is never looked at.
-    """
-    for segment in text.split("<tool_call>")[1:]:
-        yield from _segment_calls(segment.split("</tool_call>", 1)[0])
-
-
-def _calls(text: str) -> Iterator[dict[str, Any]]:
-    body = _strip_thinking(text)
-    if "<tool_call>" in body:
-        return _tagged_calls(body)
-    return iter(_segment_calls(body))
-
-
-# ---------------------------------------------------------------------------------------------
 # Turning one call into an action.
-
-
-def _clip(value: object, limit: int = 80) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _number(value: object) -> float | None:
-    """A finite number from an int, float or numeric string (bools are not numbers)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return float(value) if abs(value) < 10**15 else None
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            return None
-    if isinstance(value, float) and math.isfinite(value):
-        return value
-    return None
-
-
-def _coordinate_parts(raw: object) -> list[object] | None:
-    """The two items of a coordinate: a 2-list, or a string like "[1, 2]", "(1,2)", "1 2"."""
-    if isinstance(raw, str):
-        inner = raw.strip().strip("[]()").strip()
-        items: list[object] = [item for item in re.split(r"[,\s]+", inner) if item]
-        return items if len(items) == 2 else None
-    if isinstance(raw, list | tuple) and len(raw) == 2:
-        return list(raw)
-    return None
 
 
 _KEY_EXAMPLES = '"ctrl", "shift", "alt", "meta", "enter", "tab", "escape", "backspace", "pagedown", "up", "f5", "a"'
 
 
-class _Arguments:
-    """The ``arguments`` of one call, with readers that raise InvalidArgumentError."""
-
-    def __init__(self, verb: str, values: dict[str, Any], model_size: tuple[int, int]) -> None:
-        self.verb = verb
-        self.values = values
-        self.model_size = model_size
-
-    def fail(self, problem: str, hint: str) -> InvalidArgumentError:
-        return InvalidArgumentError(f"{self.verb}: {problem}", hint)
-
-    def _point_hint(self, key: str) -> str:
-        width, height = self.model_size
-        return (
-            f'"{key}" must be [x, y]: two whole numbers with 0 <= x <= {width} and '
-            f"0 <= y <= {height}, pixels of the screenshot."
-        )
-
-    def point(self, key: str = "coordinate") -> Point | None:
-        """The point under ``key``, in model space and range (None when absent)."""
-        width, height = self.model_size
-        hint = self._point_hint(key)
-        raw = self.values.get(key)
-        if raw is None:
-            return None
-        parts = _coordinate_parts(raw)
-        numbers = [_number(part) for part in parts] if parts is not None else []
-        if len(numbers) != 2 or numbers[0] is None or numbers[1] is None:
-            raise self.fail(f'"{key}" is not [x, y]: {_clip(raw)}', hint)
-        x, y = round(numbers[0]), round(numbers[1])
-        if not (0 <= x <= width and 0 <= y <= height):
-            raise self.fail(f'"{key}" [{x}, {y}] is outside the {width}x{height} screenshot', hint)
-        return Point(x, y)
-
-    def required_point(self, key: str = "coordinate") -> Point:
-        point = self.point(key)
-        if point is None:
-            raise self.fail(f'missing "{key}"', self._point_hint(key))
-        return point
-
-    def string(self, *keys: str) -> str:
-        """A non-empty string from the first present key (ints and floats become text)."""
-        hint = f'"{self.verb}" needs "{keys[0]}": a non-empty string.'
-        raw = next((self.values[key] for key in keys if self.values.get(key) is not None), None)
-        if isinstance(raw, int | float) and not isinstance(raw, bool):
-            raw = str(raw)
-        if not isinstance(raw, str) or not raw:
-            raise self.fail(f'"{keys[0]}" missing or not a non-empty string: {_clip(raw)}', hint)
-        return raw
-
-    def optional_text(self, key: str) -> str | None:
-        raw = self.values.get(key)
-        if raw is None or isinstance(raw, str):
-            return raw
-        if isinstance(raw, int | float) and not isinstance(raw, bool):
-            return str(raw)
-        raise self.fail(f'"{key}" must be a string, got {_clip(raw)}', f'Give "{key}" as a string.')
+class _Arguments(CallArguments):
+    """:class:`~models.toolcall.CallArguments` plus the ``keys`` of ``computer_use``."""
 
     def keys(self) -> tuple[str, ...]:
         """Canonical key names from a list or a chord string under keys / key / text."""
@@ -609,36 +379,16 @@ class _Arguments:
             if isinstance(item, int) and not isinstance(item, bool):
                 item = str(item)
             if not isinstance(item, str):
-                raise self.fail(f'"keys" is not a list of key names: {_clip(raw)}', hint)
+                raise self.fail(f'"keys" is not a list of key names: {clip(raw)}', hint)
             names += _key_names(item)
         if not names:
             raise self.fail('missing "keys"', hint)
         canonical = [normalize_key(name) for name in names]
         unknown = [name for name, key in zip(names, canonical, strict=True) if key is None]
         if unknown:
-            raise self.fail(f"unknown key {_clip(unknown[0])}", f"Unknown key {_clip(unknown[0])}. " + hint)
+            raise self.fail(f"unknown key {clip(unknown[0])}", f"Unknown key {clip(unknown[0])}. " + hint)
         return tuple(key for key in canonical if key is not None)
 
-    def number(self, key: str, default: float | None = None) -> float:
-        raw = self.values.get(key)
-        if raw is None and default is not None:
-            return default
-        value = _number(raw)
-        if value is None:
-            raise self.fail(f'"{key}" missing or not a number: {_clip(raw)}', f'Give "{key}" as a number.')
-        return value
-
-    def status(self) -> TerminalStatus:
-        raw = self.values.get("status")
-        status = raw.strip().lower() if isinstance(raw, str) else raw
-        if status == "success":
-            return "success"
-        if status == "failure":
-            return "failure"
-        raise self.fail(
-            f'"status" must be "success" or "failure", got {_clip(raw)}',
-            'End with {"action": "terminate", "status": "success"} or "status": "failure".',
-        )
 
 
 def _key_names(item: str) -> list[str]:
@@ -701,38 +451,12 @@ def _unknown_action(problem: str, extras: Collection[str]) -> UnknownActionError
     return UnknownActionError(problem, hint='"action" must be one of: ' + ", ".join(valid) + ".")
 
 
-def _call_arguments(call: dict[str, Any]) -> dict[str, Any]:
-    """The arguments object of a call (name checked; wrapper optional; JSON string decoded)."""
-    if "name" in call:
-        name = call["name"]
-        if not isinstance(name, str) or name.strip() != FUNCTION_NAME:
-            raise UnknownActionError(
-                f"unknown function {_clip(name)}",
-                hint='The only function is "computer_use"; put the action inside "arguments", e.g. '
-                '{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [x, y]}}',
-            )
-    if "arguments" in call or "parameters" in call:
-        args = call.get("arguments", call.get("parameters"))
-    else:
-        args = {key: value for key, value in call.items() if key != "name"}
-    if isinstance(args, str):
-        args = _decode_json(args)
-    if not isinstance(args, dict):
-        raise InvalidArgumentError(f"arguments is not a JSON object: {_clip(args)}", FORMAT_HINT)
-    return args
-
-
 def _to_action(call: dict[str, Any], model_size: tuple[int, int], extras: Collection[str]) -> Action:
-    values = _call_arguments(call)
-    raw_verb = values.get("action")
-    if raw_verb is None:
-        raise _unknown_action('the call has no "action"', extras)
-    if not isinstance(raw_verb, str):
-        raise _unknown_action(f'"action" is not a string: {_clip(raw_verb)}', extras)
-    verb = raw_verb.strip().lower()
+    values = read_arguments(call, DIALECT)
+    verb = read_verb(values, lambda problem: _unknown_action(problem, extras))
     handler = _HANDLERS.get(verb)
     if handler is None or (verb in EXTRA_ACTIONS and verb not in extras):
-        raise _unknown_action(f"unknown action {_clip(raw_verb)}", extras)
+        raise _unknown_action(f"unknown action {clip(values['action'])}", extras)
     return handler(_Arguments(verb, values, model_size))
 
 
@@ -748,17 +472,7 @@ def parse(
     :class:`~agent.errors.UnknownActionError` (wrong function or action) or
     :class:`~agent.errors.InvalidArgumentError`; never anything else.
     """
-    if not isinstance(text, str) or not text.strip():
-        raise ReplyParseError("the reply is empty", FORMAT_HINT)
-    actions: list[Action] = []
-    for call in _calls(text):
-        action = _to_action(call, model_size, extras)
-        actions.append(action)
-        if isinstance(action, Terminate | AskUser):
-            break
-    if not actions:
-        raise ReplyParseError(f"no tool call found in the reply: {_clip(text)}", FORMAT_HINT)
-    return actions
+    return parse_calls(text, DIALECT, lambda call: _to_action(call, model_size, extras))
 
 
 def to_screen(model_action: Action, model_size: tuple[int, int], screen_size: tuple[int, int]) -> Action:
@@ -781,23 +495,27 @@ def to_screen(model_action: Action, model_size: tuple[int, int], screen_size: tu
 # History and requests.
 
 
-def _step_calls(turn: Turn) -> str:
+def _step_calls(turn: Turn, render: Callable[[Action], str]) -> str:
     if not turn.model_actions:
         return NO_CALL_TEXT
     parts = []
     for action in turn.model_actions:
         try:
-            parts.append(call_json(action))
+            parts.append(render(action))
         except ValueError:
             parts.append(describe(action))
     return ", ".join(parts)
 
 
-def _history_text(turns: Sequence[Turn], notes: Sequence[str | None]) -> str:
+def _history_text(
+    turns: Sequence[Turn], notes: Sequence[str | None], render: Callable[[Action], str] = call_json
+) -> str:
+    """The text history: ``Step n: {call};`` per turn, calls written by ``render``
+    (falling back to :func:`~agent.actions.describe` where it raises ValueError)."""
     lines = []
     for number, (turn, note) in enumerate(zip(turns, notes, strict=True), start=1):
         template = STEP_TEMPLATE if note is None else STEP_NOTE_TEMPLATE
-        lines.append(template.format(number=number, calls=_step_calls(turn), note=note))
+        lines.append(template.format(number=number, calls=_step_calls(turn, render), note=note))
     return HISTORY_TEMPLATE.format(steps="\n".join(lines))
 
 
@@ -823,6 +541,9 @@ class Qwen25Format:
     human channel). ``terminate_answer``: advertise the optional ``answer`` of ``terminate``.
     Bad values raise :class:`agent.errors.ConfigError`.
     """
+
+    resize_factor: int = FACTOR
+    """Side granularity of model-space images in pixels (28 = patch 14 x merge 2)."""
 
     def __init__(
         self,
@@ -875,6 +596,11 @@ class Qwen25Format:
         """Vision tokens one image of ``model_size`` (width, height) costs: (W'/14)(H'/14)/4."""
         return image_tokens(*model_size)
 
+    def is_model_size(self, size: tuple[int, int]) -> bool:
+        """Whether ``size`` (width, height) is a model-space size for this format: sides multiples
+        of :attr:`resize_factor`, area within the bounds (:func:`models.resize.is_model_size`)."""
+        return is_model_size(size, self.min_pixels, self.max_pixels)
+
     def system_prompt(self, model_size: tuple[int, int]) -> str:
         """The system message text for a screenshot of ``model_size`` (width, height)."""
         return system_prompt(model_size, self.extra_actions, self.terminate_answer)
@@ -898,10 +624,10 @@ class Qwen25Format:
         ends the final user text, and is not repeated when it equals the last turn's feedback.
         """
         size = model_image.size
-        if not is_model_size(size, self.min_pixels, self.max_pixels):
+        if not self.is_model_size(size):
             raise ValueError(
                 f"model_image is {size[0]}x{size[1]}, not a model-space size for {self.name} "
-                f"(sides multiples of 28, area within min_pixels={self.min_pixels} and "
+                f"(sides multiples of {self.resize_factor}, area within min_pixels={self.min_pixels} and "
                 f"max_pixels={self.max_pixels}); resize the screenshot to model_size(screen_size) first"
             )
         notes = [turn.feedback for turn in history]
@@ -914,7 +640,7 @@ class Qwen25Format:
         final_note = notes[-1] if recent else None
         sections = [TASK_TEMPLATE.format(task=task)]
         if split:
-            sections.append(_history_text(history[:split], notes[:split]))
+            sections.append(_history_text(history[:split], notes[:split], self.history_call))
         sections += [FEEDBACK_TEMPLATE.format(feedback=f) for f in (final_note, feedback) if f is not None]
         messages.append({"role": "user", "content": [_text("\n\n".join(sections)), _image(model_image)]})
         return ModelRequest(messages, size, self.min_pixels, self.max_pixels)
@@ -946,6 +672,11 @@ class Qwen25Format:
     def format_call(action: Action) -> str:
         """See :func:`format_call`."""
         return format_call(action)
+
+    @staticmethod
+    def history_call(action: Action) -> str:
+        """How an earlier step's action is written in the text history (see :func:`call_json`)."""
+        return call_json(action)
 
 
 if TYPE_CHECKING:
