@@ -20,7 +20,9 @@ offset cannot be told from the scale; then the fit goes through the origin (``of
 3. scale 1, offset not 0: *constant offset* (toolbar, title bar, window decorations, monitor);
 4. scale per axis = seen / advertised size for the size :func:`models.resize.smart_resize` gives
    the advertised image under one of :data:`COMMON_BOUNDS`: *resize mismatch*, naming the bounds;
-5. scale per axis = 1000 / advertised size: *normalised 0-1000 coordinates*;
+5. scale per axis = 1000 / advertised size: *normalised 0-1000 coordinates* under a pixel format
+   (use ``--prompt-format qwen3-vl``); scale per axis = advertised size / 1000: *pixel
+   coordinates* read as thousandths under the qwen3-vl format (use a pixel format);
 6. the same scale on both axes equal to a display scale factor (2, 1.5, 1.25 ... or inverse):
    *HiDPI scale mismatch*;
 7. anything else: *scale mismatch* with the fitted numbers.
@@ -122,7 +124,7 @@ class ErrorStats:
 @dataclass(frozen=True)
 class Diagnosis:
     """What the numbers mean. ``code``: ok, scattered_misses, constant_offset, resize_mismatch,
-    normalised_coordinates, hidpi_scale, scale_mismatch, image_size_mismatch, too_few_clicks,
+    normalised_coordinates, pixel_coordinates, hidpi_scale, scale_mismatch, image_size_mismatch, too_few_clicks,
     inconsistent. ``message``: plain words for a person. ``details``: numbers behind it."""
 
     verdict: Verdict
@@ -333,9 +335,25 @@ def _normalised(fit: Fit, model_size: tuple[int, int], rejected: int) -> Diagnos
         "fault", "normalised_coordinates",
         f"Normalised coordinates: the model answers on a 0-1000 scale, not in pixels of the "
         f"{model_size[0]}x{model_size[1]} image it saw (scale {_scales(fit)} = 1000/{model_size[0]} and "
-        f"1000/{model_size[1]}). That is the convention of Qwen3-VL-style models: use the prompt format of the "
-        f"model's family; the qwen2.5-vl format expects absolute pixels.{extra}",
-        {"fit": asdict(fit), "expected_scale": list(expected), "rejected_replies": rejected})
+        f"1000/{model_size[1]}). That is the convention of Qwen3-VL: use --prompt-format qwen3-vl (the "
+        f"qwen2.5-vl and ui-tars formats expect absolute pixels).{extra}",
+        {"fit": asdict(fit), "expected_scale": list(expected), "rejected_replies": rejected,
+         "suggested_format": "qwen3-vl"})
+
+
+def _pixels_as_thousandths(fit: Fit, model_size: tuple[int, int], rejected: int) -> Diagnosis | None:
+    expected = (model_size[0] / 1000, model_size[1] / 1000)
+    if not (_near(fit.x.scale, expected[0]) and _near(fit.y.scale, expected[1])):
+        return None
+    extra = f" {rejected} replies were above 1000 and were rejected." if rejected else ""
+    return Diagnosis(
+        "fault", "pixel_coordinates",
+        f"Pixel coordinates read as 0-1000: the model answers in pixels of the {model_size[0]}x{model_size[1]} "
+        f"image it saw, but the prompt format reads thousandths of the screen (scale {_scales(fit)} = "
+        f"{model_size[0]}/1000 and {model_size[1]}/1000). That is the qwen3-vl format with a pixel model such as "
+        f"Qwen2.5-VL: use --prompt-format qwen2.5-vl (or ui-tars for UI-TARS-1.5).{extra}",
+        {"fit": asdict(fit), "expected_scale": list(expected), "rejected_replies": rejected,
+         "suggested_format": "qwen2.5-vl"})
 
 
 def _display_scale(fit: Fit) -> Diagnosis | None:
@@ -397,7 +415,8 @@ def diagnose(
         return _ok(stats, fit) if _offset_small(fit, screen_size) else _offset(fit, screen_size)
     if not _offset_small(fit, screen_size, relax=3.0):
         return _unexplained(fit)
-    named = _resize(fit, model_size) or _normalised(fit, model_size, rejected) or _display_scale(fit)
+    named = (_resize(fit, model_size) or _normalised(fit, model_size, rejected)
+             or _pixels_as_thousandths(fit, model_size, rejected) or _display_scale(fit))
     return named or _unexplained(fit)
 
 

@@ -86,7 +86,8 @@ def model_settings_from_args(args: argparse.Namespace) -> tuple[ModelSettings, P
         attn_implementation=args.attn_implementation, image_format=args.image_format,
         timeout_s=args.timeout, max_retries=args.retries,
     )
-    prompt = PromptSettings(min_pixels=args.min_pixels, max_pixels=args.max_pixels, keep_images=args.keep_images)
+    prompt = PromptSettings(format=args.prompt_format, min_pixels=args.min_pixels, max_pixels=args.max_pixels,
+                            keep_images=args.keep_images)
     return model, prompt
 
 
@@ -129,7 +130,8 @@ def cmd_calibrate(args: argparse.Namespace, console: Console) -> int:
     model_settings, prompt_settings = model_settings_from_args(args)
     model = build_model(RunSettings(task="calibrate", model=model_settings))
     try:
-        prompt = build_prompt_format(prompt_settings, "browser" if isinstance(target, BrowserTarget) else "desktop")
+        kind = "browser" if isinstance(target, BrowserTarget) else "desktop"
+        prompt = build_prompt_format(prompt_settings, kind, model_settings)
         console.print(f"Calibrating {escape(model.name)} ({'quick 3x3 grid' if args.quick else '28 targets'}) ...")
         report = calibrate_target(model, prompt, target, quick=args.quick, check_size=not args.no_size_check,
                                   progress=_progress(console))

@@ -10,6 +10,8 @@ Accepted forms, checked in this order:
 3. Without an ``api_base`` (transformers in this process):
    - an alias ``qwen2.5-vl-3b`` | ``qwen2.5-vl-7b`` | ``qwen2.5-vl-32b`` | ``qwen2.5-vl-72b``, or
      ``qwen2.5-vl`` (= 7B), for ``Qwen/Qwen2.5-VL-{3B,7B,32B,72B}-Instruct`` (case-insensitive);
+     ``qwen3-vl-{2b,4b,8b,32b,30b-a3b,235b-a22b}`` or ``qwen3-vl`` (= 8B) for the Qwen3-VL
+     Instruct checkpoints; ``ui-tars-1.5-7b`` for ``ByteDance-Seed/UI-TARS-1.5-7B``;
    - an existing model folder;
    - a hub id ``org/name``.
 
@@ -32,6 +34,14 @@ ALIASES: dict[str, str] = {
     "qwen2.5-vl-7b": "Qwen/Qwen2.5-VL-7B-Instruct",
     "qwen2.5-vl-32b": "Qwen/Qwen2.5-VL-32B-Instruct",
     "qwen2.5-vl-72b": "Qwen/Qwen2.5-VL-72B-Instruct",
+    "qwen3-vl": "Qwen/Qwen3-VL-8B-Instruct",
+    "qwen3-vl-2b": "Qwen/Qwen3-VL-2B-Instruct",
+    "qwen3-vl-4b": "Qwen/Qwen3-VL-4B-Instruct",
+    "qwen3-vl-8b": "Qwen/Qwen3-VL-8B-Instruct",
+    "qwen3-vl-32b": "Qwen/Qwen3-VL-32B-Instruct",
+    "qwen3-vl-30b-a3b": "Qwen/Qwen3-VL-30B-A3B-Instruct",
+    "qwen3-vl-235b-a22b": "Qwen/Qwen3-VL-235B-A22B-Instruct",
+    "ui-tars-1.5-7b": "ByteDance-Seed/UI-TARS-1.5-7B",
 }
 
 SCRIPTED_PREFIX = "scripted:"

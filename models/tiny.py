@@ -40,7 +40,8 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -151,9 +152,10 @@ _SENTENCES = (
 )
 
 
-def _training_corpus() -> list[str]:
-    """A small deterministic corpus: prose, chat turns, tool calls for every action, numbers."""
-    lines = list(_SENTENCES)
+def _training_corpus(extra: Sequence[str] = ()) -> list[str]:
+    """A small deterministic corpus: prose, chat turns, tool calls for every action, numbers,
+    then the family's ``extra`` lines."""
+    lines = [*_SENTENCES, *extra]
     for index, action in enumerate(_ACTIONS):
         x, y = 37 * index + 12, 23 * index + 140
         arguments: dict[str, Any] = {"action": action, "coordinate": [x, y]}
@@ -170,8 +172,10 @@ def _training_corpus() -> list[str]:
     return lines * 3
 
 
-def _build_tokenizer() -> Any:
-    """Train the byte-level BPE and append Qwen's added tokens in their released order."""
+def _build_tokenizer(
+    added_tokens: Sequence[tuple[str, bool]] = QWEN_ADDED_TOKENS, extra_corpus: Sequence[str] = ()
+) -> Any:
+    """Train the byte-level BPE and append ``added_tokens`` (content, special) in that order."""
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
     from tokenizers.processors import ByteLevel as ByteLevelProcessor
     from tokenizers.trainers import BpeTrainer
@@ -192,8 +196,8 @@ def _build_tokenizer() -> Any:
         show_progress=False,
         special_tokens=[],
     )
-    tokenizer.train_from_iterator(_training_corpus(), trainer=trainer)
-    for content, special in QWEN_ADDED_TOKENS:
+    tokenizer.train_from_iterator(_training_corpus(extra_corpus), trainer=trainer)
+    for content, special in added_tokens:
         token = AddedToken(content, special=special, normalized=False, single_word=False)
         if special:
             tokenizer.add_special_tokens([token])
@@ -202,7 +206,9 @@ def _build_tokenizer() -> Any:
     return tokenizer
 
 
-def _tokenizer_config(token_ids: dict[str, int]) -> dict[str, Any]:
+def _tokenizer_config(
+    token_ids: dict[str, int], added_tokens: Sequence[tuple[str, bool]] = QWEN_ADDED_TOKENS
+) -> dict[str, Any]:
     """``tokenizer_config.json`` in the released layout, with this vocabulary's ids."""
     added = {
         str(token_ids[content]): {
@@ -213,13 +219,13 @@ def _tokenizer_config(token_ids: dict[str, int]) -> dict[str, Any]:
             "single_word": False,
             "special": special,
         }
-        for content, special in QWEN_ADDED_TOKENS
+        for content, special in added_tokens
     }
     return {
         "add_bos_token": False,
         "add_prefix_space": False,
         "added_tokens_decoder": added,
-        "additional_special_tokens": [c for c, special in QWEN_ADDED_TOKENS if special][1:],
+        "additional_special_tokens": [c for c, special in added_tokens if special][1:],
         "bos_token": None,
         "clean_up_tokenization_spaces": False,
         "eos_token": "<|im_end|>",
@@ -302,18 +308,234 @@ def _generation_config(token_ids: dict[str, int]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class _Family:
+    """What differs between the tiny folders of two model families."""
+
+    added_tokens: tuple[tuple[str, bool], ...]
+    config: Callable[[dict[str, int], int], dict[str, Any]]
+    generation: Callable[[dict[str, int]], dict[str, Any]]
+    chat_template: str
+    side_files: dict[str, dict[str, Any]]
+    corpus: tuple[str, ...] = ()
+
+
+_QWEN25 = _Family(
+    QWEN_ADDED_TOKENS, tiny_config_dict, _generation_config, CHAT_TEMPLATE,
+    {"preprocessor_config.json": PREPROCESSOR_CONFIG},
+)
+
+# ---------------------------------------------------------------------------------------------
+# Qwen3-VL: a nested config (text_config / vision_config, as its hub config.json is laid out),
+# patch 16 x merge 2 (images in multiples of 32), Qwen3's extra added tokens, no default system
+# message in the chat template, SigLIP-style normalisation (mean = std = 0.5).
+
+QWEN3_ADDED_TOKENS: tuple[tuple[str, bool], ...] = (
+    *QWEN_ADDED_TOKENS,
+    ("<tool_response>", False),
+    ("</tool_response>", False),
+    ("<think>", False),
+    ("</think>", False),
+)
+"""Qwen3's added tokens: Qwen2.5's, then the tool-response and thinking tags (non-special)."""
+
+QWEN3_MROPE_SECTION = [4, 2, 2]
+"""Interleaved multimodal rope sections (t, h, w) summing to head_dim / 2 = 8."""
+
+QWEN3_VISION_POSITIONS = 2304
+"""Learned vision position grid (48 x 48, the released size; resampled to each image)."""
+
+#: The Qwen3-VL chat format: like Qwen2.5-VL's, without a default system message.
+QWEN3_CHAT_TEMPLATE = (
+    "{% set image_count = namespace(value=0) %}"
+    "{% set video_count = namespace(value=0) %}"
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' }}"
+    "{% if message['content'] is string %}"
+    "{{ message['content'] }}"
+    "{% else %}"
+    "{% for part in message['content'] %}"
+    "{% if part['type'] == 'image' or 'image' in part or 'image_url' in part %}"
+    "{% set image_count.value = image_count.value + 1 %}"
+    "{% if add_vision_id %}{{ 'Picture ' + image_count.value|string + ': ' }}{% endif %}"
+    "{{ '<|vision_start|><|image_pad|><|vision_end|>' }}"
+    "{% elif part['type'] == 'video' or 'video' in part %}"
+    "{% set video_count.value = video_count.value + 1 %}"
+    "{% if add_vision_id %}{{ 'Video ' + video_count.value|string + ': ' }}{% endif %}"
+    "{{ '<|vision_start|><|video_pad|><|vision_end|>' }}"
+    "{% elif 'text' in part %}"
+    "{{ part['text'] }}"
+    "{% endif %}"
+    "{% endfor %}"
+    "{% endif %}"
+    "{{ '<|im_end|>\\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+QWEN3_MIN_PIXELS = 65536
+"""Lower area bound of the released Qwen3-VL preprocessor (``size.shortest_edge``, 64 * 32 * 32)."""
+
+QWEN3_MAX_PIXELS = 16777216
+"""Upper area bound of the released Qwen3-VL preprocessor (``size.longest_edge``, 16384 * 32 * 32)."""
+
+_SIGLIP_MEAN_STD = [0.5, 0.5, 0.5]
+
+#: The released Qwen3-VL image-processor settings (areas under ``size``, patch 16, merge 2).
+QWEN3_PREPROCESSOR_CONFIG: dict[str, Any] = {
+    "size": {"longest_edge": QWEN3_MAX_PIXELS, "shortest_edge": QWEN3_MIN_PIXELS},
+    "patch_size": 16,
+    "temporal_patch_size": 2,
+    "merge_size": 2,
+    "image_mean": _SIGLIP_MEAN_STD,
+    "image_std": _SIGLIP_MEAN_STD,
+    "processor_class": "Qwen3VLProcessor",
+    "image_processor_type": "Qwen2VLImageProcessorFast",
+}
+
+#: The released Qwen3-VL video-processor settings (the processor needs one to load).
+QWEN3_VIDEO_PREPROCESSOR_CONFIG: dict[str, Any] = {
+    "size": {"longest_edge": 25165824, "shortest_edge": 4096},
+    "patch_size": 16,
+    "temporal_patch_size": 2,
+    "merge_size": 2,
+    "image_mean": _SIGLIP_MEAN_STD,
+    "image_std": _SIGLIP_MEAN_STD,
+    "processor_class": "Qwen3VLProcessor",
+    "video_processor_type": "Qwen3VLVideoProcessor",
+}
+
+
+def tiny_qwen3_config_dict(token_ids: dict[str, int], vocab_size: int) -> dict[str, Any]:
+    """The ``config.json`` content of the tiny Qwen3-VL, laid out like the released file
+    (token ids at the top, ``text_config`` and ``vision_config`` nested)."""
+    return {
+        "architectures": ["Qwen3VLForConditionalGeneration"],
+        "model_type": "qwen3_vl",
+        "image_token_id": token_ids["<|image_pad|>"],
+        "video_token_id": token_ids["<|video_pad|>"],
+        "vision_start_token_id": token_ids["<|vision_start|>"],
+        "vision_end_token_id": token_ids["<|vision_end|>"],
+        "tie_word_embeddings": False,
+        "torch_dtype": "float32",
+        "text_config": {
+            "model_type": "qwen3_vl_text",
+            "attention_bias": False,
+            "attention_dropout": 0.0,
+            "bos_token_id": token_ids["<|endoftext|>"],
+            "eos_token_id": token_ids["<|im_end|>"],
+            "head_dim": HIDDEN // HEADS,
+            "hidden_act": "silu",
+            "hidden_size": HIDDEN,
+            "initializer_range": 0.02,
+            "intermediate_size": INTERMEDIATE,
+            "max_position_embeddings": 262144,
+            "num_attention_heads": HEADS,
+            "num_hidden_layers": TEXT_LAYERS,
+            "num_key_value_heads": KV_HEADS,
+            "rms_norm_eps": 1e-06,
+            "rope_scaling": {"rope_type": "default", "mrope_section": list(QWEN3_MROPE_SECTION),
+                             "mrope_interleaved": True},
+            "rope_theta": 5000000,
+            "use_cache": True,
+            "vocab_size": vocab_size,
+        },
+        "vision_config": {
+            "model_type": "qwen3_vl",
+            "depth": VISION_DEPTH,
+            "hidden_act": "gelu_pytorch_tanh",
+            "hidden_size": VISION_HIDDEN,
+            "in_channels": 3,
+            "initializer_range": 0.02,
+            "intermediate_size": VISION_INTERMEDIATE,
+            "num_heads": VISION_HEADS,
+            "num_position_embeddings": QWEN3_VISION_POSITIONS,
+            "out_hidden_size": HIDDEN,
+            "patch_size": 16,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "deepstack_visual_indexes": [VISION_DEPTH - 1],
+        },
+    }
+
+
+def _qwen3_generation_config(token_ids: dict[str, int]) -> dict[str, Any]:
+    """The released Qwen3-VL Instruct sampling settings with this vocabulary's ids."""
+    return {
+        "bos_token_id": token_ids["<|endoftext|>"],
+        "pad_token_id": token_ids["<|endoftext|>"],
+        "eos_token_id": [token_ids["<|im_end|>"], token_ids["<|endoftext|>"]],
+        "do_sample": True,
+        "repetition_penalty": 1.0,
+        "temperature": 0.7,
+        "top_k": 20,
+        "top_p": 0.8,
+    }
+
+
+_QWEN3_CORPUS = (
+    '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [500, 250]}}'
+    "\n</tool_call>",
+    '<tool_call>\n{"name": "computer_use", "arguments": {"action": "answer", "text": "42"}}\n</tool_call>',
+    "<think>\nThe button is near the top right.\n</think>",
+)
+
+_QWEN3 = _Family(
+    QWEN3_ADDED_TOKENS, tiny_qwen3_config_dict, _qwen3_generation_config, QWEN3_CHAT_TEMPLATE,
+    {"preprocessor_config.json": QWEN3_PREPROCESSOR_CONFIG,
+     "video_preprocessor_config.json": QWEN3_VIDEO_PREPROCESSOR_CONFIG},
+    _QWEN3_CORPUS,
+)
+
+# ---------------------------------------------------------------------------------------------
+# UI-TARS-1.5: the Qwen2.5-VL architecture under UI-TARS' name, with UI-TARS' own image bounds.
+
+UITARS_NAME = "ByteDance-Seed/UI-TARS-1.5-7B"
+UITARS_MIN_PIXELS = 100 * 28 * 28
+"""UI-TARS' lower area bound (78,400 pixels)."""
+
+UITARS_MAX_PIXELS = 16384 * 28 * 28
+"""UI-TARS' upper area bound (12,845,056 pixels)."""
+
+UITARS_PREPROCESSOR_CONFIG: dict[str, Any] = {
+    **PREPROCESSOR_CONFIG, "min_pixels": UITARS_MIN_PIXELS, "max_pixels": UITARS_MAX_PIXELS,
+}
+
+
+def tiny_uitars_config_dict(token_ids: dict[str, int], vocab_size: int) -> dict[str, Any]:
+    """The tiny Qwen2.5-VL config (:func:`tiny_config_dict`) named as UI-TARS-1.5."""
+    return {"_name_or_path": UITARS_NAME, **tiny_config_dict(token_ids, vocab_size)}
+
+
+_UITARS_CORPUS = (
+    "Thought: The search box is at the top of the page, I will click it.\nAction: click(start_box='(412,118)')",
+    "Thought: Type the query and submit it.\nAction: type(content='weather in Lisbon\\n')",
+    "Action: click(point='<point>640 360</point>')",
+    "Action: scroll(point='<point>640 360</point>', direction='down')",
+    "Action: hotkey(key='ctrl c')",
+    "Action: finished(content='done')",
+)
+
+_UITARS = _Family(
+    QWEN_ADDED_TOKENS, tiny_uitars_config_dict, _generation_config, CHAT_TEMPLATE,
+    {"preprocessor_config.json": UITARS_PREPROCESSOR_CONFIG}, _UITARS_CORPUS,
+)
+
+
 def _write_json(path: Path, content: dict[str, Any]) -> None:
     path.write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _save_weights(out_dir: Path, config: dict[str, Any], seed: int) -> None:
-    """Initialise the model from the flat config with ``seed`` and save it as safetensors."""
+    """Initialise the model of ``config["model_type"]`` from the config dict with ``seed`` and
+    save it as safetensors (``qwen2_5_vl`` or ``qwen3_vl``)."""
     import torch
-    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+    import transformers
     from transformers.utils import logging as hf_logging
 
+    config_class, model_class = _MODEL_CLASSES[config["model_type"]]
     torch.manual_seed(seed)
-    model = Qwen2_5_VLForConditionalGeneration(Qwen2_5_VLConfig(**config))
+    model = getattr(transformers, model_class)(getattr(transformers, config_class)(**config))
     bars_were_on = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     try:
@@ -323,25 +545,83 @@ def _save_weights(out_dir: Path, config: dict[str, Any], seed: int) -> None:
             hf_logging.enable_progress_bar()
 
 
+_MODEL_CLASSES: dict[str, tuple[str, str]] = {
+    "qwen2_5_vl": ("Qwen2_5_VLConfig", "Qwen2_5_VLForConditionalGeneration"),
+    "qwen3_vl": ("Qwen3VLConfig", "Qwen3VLForConditionalGeneration"),
+}
+
+
+def _write_folder(out_dir: Path, seed: int, family: _Family) -> Path:
+    """Build the tokenizer, weights and side files of ``family`` into ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tokenizer = _build_tokenizer(family.added_tokens, family.corpus)
+    token_ids = {content: tokenizer.token_to_id(content) for content, _ in family.added_tokens}
+    config = family.config(token_ids, _vocab_size(tokenizer.get_vocab_size()))
+    _save_weights(out_dir, config, seed)
+    _write_json(out_dir / "config.json", config)
+    _write_json(out_dir / "generation_config.json", family.generation(token_ids))
+    tokenizer.save(str(out_dir / "tokenizer.json"))
+    _write_json(out_dir / "tokenizer_config.json", _tokenizer_config(token_ids, family.added_tokens))
+    _write_json(out_dir / "chat_template.json", {"chat_template": family.chat_template})
+    for name, content in family.side_files.items():
+        _write_json(out_dir / name, content)
+    return out_dir
+
+
 def build_tiny_qwen25_vl(out_dir: Path, seed: int = 0) -> Path:
     """Write a tiny random Qwen2.5-VL into ``out_dir`` (created if needed) and return it.
 
     Offline, deterministic for a given ``seed`` and transformers version, a few seconds on a CPU.
     Files already in ``out_dir`` with the same names are overwritten.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tokenizer = _build_tokenizer()
-    token_ids = {content: tokenizer.token_to_id(content) for content, _ in QWEN_ADDED_TOKENS}
-    config = tiny_config_dict(token_ids, _vocab_size(tokenizer.get_vocab_size()))
-    _save_weights(out_dir, config, seed)
-    _write_json(out_dir / "config.json", config)
-    _write_json(out_dir / "generation_config.json", _generation_config(token_ids))
-    tokenizer.save(str(out_dir / "tokenizer.json"))
-    _write_json(out_dir / "tokenizer_config.json", _tokenizer_config(token_ids))
-    _write_json(out_dir / "chat_template.json", {"chat_template": CHAT_TEMPLATE})
-    _write_json(out_dir / "preprocessor_config.json", PREPROCESSOR_CONFIG)
-    return out_dir
+    return _write_folder(out_dir, seed, _QWEN25)
+
+
+def build_tiny_qwen3_vl(out_dir: Path, seed: int = 0) -> Path:
+    """Write a tiny random Qwen3-VL into ``out_dir`` (created if needed) and return it.
+
+    Loads like the released ``Qwen/Qwen3-VL-8B-Instruct``: ``AutoProcessor`` (a
+    ``Qwen3VLProcessor`` with patch 16, merge 2) and ``Qwen3VLForConditionalGeneration``.
+    Same size and speed as :func:`build_tiny_qwen25_vl`; files of the same names are overwritten.
+    """
+    return _write_folder(out_dir, seed, _QWEN3)
+
+
+def build_tiny_uitars(out_dir: Path, seed: int = 0) -> Path:
+    """Write a tiny random UI-TARS-1.5 into ``out_dir`` (created if needed) and return it.
+
+    The Qwen2.5-VL architecture (``model_type`` ``qwen2_5_vl``) with ``_name_or_path``
+    :data:`UITARS_NAME` in ``config.json`` and UI-TARS' image bounds (min 100 * 28 * 28, max
+    16384 * 28 * 28) in ``preprocessor_config.json``.
+    """
+    return _write_folder(out_dir, seed, _UITARS)
+
+
+FAMILIES: tuple[str, ...] = ("qwen2.5-vl", "qwen3-vl", "ui-tars")
+"""The families :func:`build_tiny` builds."""
+
+_FAMILY_LABELS = {"qwen2.5-vl": "Qwen2.5-VL", "qwen3-vl": "Qwen3-VL", "ui-tars": "UI-TARS-1.5"}
+
+
+def build_tiny(family: str, out_dir: Path, seed: int = 0) -> Path:
+    """Build the tiny model of ``family`` (one of :data:`FAMILIES`) into ``out_dir``.
+
+    Raises ValueError for an unknown family.
+    """
+    builders: dict[str, Callable[[Path, int], Path]] = {
+        "qwen2.5-vl": build_tiny_qwen25_vl,
+        "qwen3-vl": build_tiny_qwen3_vl,
+        "ui-tars": build_tiny_uitars,
+    }
+    if family not in builders:
+        raise ValueError(f"unknown model family {family!r}; choose one of {', '.join(FAMILIES)}")
+    return builders[family](out_dir, seed)
+
+
+def family_label(family: str) -> str:
+    """The display name of a :data:`FAMILIES` entry (e.g. ``Qwen3-VL``)."""
+    return _FAMILY_LABELS.get(family, family)
 
 
 def folder_size_bytes(folder: Path) -> int:
@@ -350,16 +630,17 @@ def folder_size_bytes(folder: Path) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m models.tiny DIR [--seed N]``: build the tiny model, print time and size."""
+    """``python -m models.tiny DIR [--seed N] [--family F]``: build a tiny model, print time and size."""
     parser = argparse.ArgumentParser(prog="python -m models.tiny", description=main.__doc__)
     parser.add_argument("out_dir", type=Path, help="folder to write the model into")
     parser.add_argument("--seed", type=int, default=0, help="weight initialisation seed")
+    parser.add_argument("--family", choices=FAMILIES, default="qwen2.5-vl", help="model family (default qwen2.5-vl)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    folder = build_tiny_qwen25_vl(args.out_dir, seed=args.seed)
+    folder = build_tiny(args.family, args.out_dir, seed=args.seed)
     elapsed = time.perf_counter() - started
     size_mb = folder_size_bytes(folder) / 1e6
-    print(f"built tiny Qwen2.5-VL in {folder} in {elapsed:.1f} s ({size_mb:.2f} MB)")
+    print(f"built tiny {family_label(args.family)} in {folder} in {elapsed:.1f} s ({size_mb:.2f} MB)")
     return 0
 
 
