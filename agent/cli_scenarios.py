@@ -53,6 +53,8 @@ def _add_episode_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS,
                        help=f"largest model image area (default {DEFAULT_MAX_PIXELS})")
     model.add_argument("--keep-images", type=_positive_int, default=1, help="screenshots per request (default 1)")
+    model.add_argument("--prompt-format", default="auto", choices=["auto", "qwen2.5-vl", "qwen3-vl", "ui-tars"],
+                       help="the model family's dialect (default auto: from the model name or config.json)")
     browser = parser.add_argument_group("browser")
     browser.add_argument("--headed", action="store_true", help="show the browser window (default headless)")
     browser.add_argument("--browser-path", default=None, help="Chromium executable (default: detect)")
@@ -120,7 +122,8 @@ def _episode_options(args: argparse.Namespace, out_dir: Path) -> Any:
 
     if args.min_pixels > args.max_pixels:
         raise ConfigError(f"--min-pixels ({args.min_pixels}) must not exceed --max-pixels ({args.max_pixels})")
-    prompt = PromptSettings(min_pixels=args.min_pixels, max_pixels=args.max_pixels, keep_images=args.keep_images)
+    prompt = PromptSettings(format=args.prompt_format, min_pixels=args.min_pixels, max_pixels=args.max_pixels,
+                            keep_images=args.keep_images)
     return EpisodeOptions(model=_model_settings(args), prompt=prompt, out_dir=out_dir, headed=args.headed,
                           executable_path=args.browser_path)
 

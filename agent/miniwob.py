@@ -276,7 +276,8 @@ def run_miniwob_episode(
                 raise ConfigError("the browser executor does not expose its page; MiniWoB++ needs it")
             instruction = start_episode(page, options.seed, mw.episode_s)
             executor: Executor = CroppedExecutor(browser, TASK_REGION_VIEWPORT_PX, mw.zoom) if mw.zoom else browser
-            prompt = build_episode_prompt(options.prompt, browser_actions=False, terminate_answer=False)
+            prompt = build_episode_prompt(options.prompt, browser_actions=False, terminate_answer=False,
+                                          model_spec=options.model.spec if options.model else None)
             metadata = {"model": model.describe(), "prompt_format": prompt.describe() if hasattr(prompt, "describe")
                         else {"name": prompt.name},
                         "resize": {"min_pixels": prompt.min_pixels, "max_pixels": prompt.max_pixels},

@@ -154,23 +154,27 @@ def write_checks(run_dir: Path, payload: dict[str, Any]) -> None:
 
 
 def build_episode_prompt(
-    settings: PromptSettings, *, browser_actions: bool, terminate_answer: bool, phone: bool = False
+    settings: PromptSettings, *, browser_actions: bool, terminate_answer: bool, phone: bool = False,
+    model_spec: str | None = None,
 ) -> PromptFormat:
     """The prompt format for an unattended episode (no person to ask: ``ask_user`` is off);
-    ``phone``: the executor is a phone, which speaks ``mobile_use``."""
+    ``phone``: the executor is a phone, which speaks ``mobile_use``. With format ``auto`` the
+    family follows ``model_spec`` (Qwen2.5-VL for scripted replies); bounds left at the
+    defaults become the family's own (as for ``screenpilot run``)."""
     if phone:
         from models.qwen25_mobile import phone_prompt_format
 
         return phone_prompt_format(settings.format, None, min_pixels=settings.min_pixels,
                                    max_pixels=settings.max_pixels, keep_images=settings.keep_images, ask_user=False,
                                    terminate_answer=terminate_answer)
-    if settings.format not in ("qwen2.5-vl", "qwen25", "auto"):
-        raise ConfigError(f"unknown prompt format {settings.format!r}; available: qwen2.5-vl")
-    from models.qwen25 import Qwen25Format
+    from agent.settings import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
+    from models.formats import choose_format, make_format
 
-    return Qwen25Format(min_pixels=settings.min_pixels, max_pixels=settings.max_pixels,
-                        keep_images=settings.keep_images, browser_actions=browser_actions, ask_user=False,
-                        terminate_answer=terminate_answer)
+    choice = choose_format(settings.format, model_spec)
+    defaults = (settings.min_pixels, settings.max_pixels) == (DEFAULT_MIN_PIXELS, DEFAULT_MAX_PIXELS)
+    return make_format(choice.name, min_pixels=None if defaults else settings.min_pixels,
+                       max_pixels=None if defaults else settings.max_pixels, keep_images=settings.keep_images,
+                       browser_actions=browser_actions, ask_user=False, terminate_answer=terminate_answer)
 
 
 def build_episode_model(model: ModelSettings | None, replies: Sequence[str] | None, source: str) -> ModelBackend:
@@ -389,7 +393,8 @@ def run_scenario(
             run_setup(spec, executor, base_url)
             is_browser = executor.kind == "browser"
             prompt = build_episode_prompt(options.prompt, browser_actions=is_browser,
-                                          terminate_answer=spec.needs_answer, phone=executor.kind == "phone")
+                                          terminate_answer=spec.needs_answer, phone=executor.kind == "phone",
+                                          model_spec=options.model.spec if options.model else None)
             writer = TrajectoryWriter(run_dir, _metadata(spec, model, prompt, executor, options))
             agent = Agent(model=model, prompt=prompt, executor=executor, observers=[writer, *observers],
                           policy=unattended_policy(start_url, executor.kind),

@@ -27,12 +27,15 @@ class ModelRequest:
     ``messages``: the neutral chat messages (see module doc). ``image_size``: (width, height)
     of the current screenshot in model space, as the prompt advertised it. ``min_pixels`` /
     ``max_pixels``: the resize bounds used, so a backend can keep its processor from resizing.
+    ``resize_factor``: pixels per vision token side (28 = patch 14 x merge 2 for Qwen2.5-VL,
+    32 for Qwen3-VL), for backends that must compute image tokens themselves.
     """
 
     messages: list[Message]
     image_size: tuple[int, int]
     min_pixels: int
     max_pixels: int
+    resize_factor: int = 28
 
     def images(self) -> list[Image.Image]:
         """Every image in the request, in message order."""

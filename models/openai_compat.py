@@ -55,7 +55,6 @@ from PIL import Image
 
 from agent.errors import BackendError, ConfigError
 from models.base import Message, ModelReply, ModelRequest, Usage
-from models.resize import image_tokens, model_size_for
 
 ENV_API_BASE = "SCREENPILOT_API_BASE"
 ENV_API_KEY = "SCREENPILOT_API_KEY"
@@ -308,16 +307,13 @@ def _optional_int(value: object) -> int | None:
 
 
 def _computed_image_tokens(request: ModelRequest) -> int | None:
-    """Qwen2.5-VL image tokens of the request's images: (W'/28) * (H'/28) each."""
+    """Image tokens of the request's images, (W'/f) * (H'/f) each with f the request's resize
+    factor (28 for Qwen2.5-VL, 32 for Qwen3-VL); None when an image is not at a model size."""
+    factor = request.resize_factor
     images = request.images()
-    if not images:
-        return 0
-    try:
-        return sum(
-            image_tokens(*model_size_for(image.size, request.min_pixels, request.max_pixels)) for image in images
-        )
-    except (ConfigError, ValueError):
+    if any(image.width % factor or image.height % factor for image in images):
         return None
+    return sum((image.width // factor) * (image.height // factor) for image in images)
 
 
 def _content_text(content: object) -> str:

@@ -643,7 +643,7 @@ class Qwen25Format:
             sections.append(_history_text(history[:split], notes[:split], self.history_call))
         sections += [FEEDBACK_TEMPLATE.format(feedback=f) for f in (final_note, feedback) if f is not None]
         messages.append({"role": "user", "content": [_text("\n\n".join(sections)), _image(model_image)]})
-        return ModelRequest(messages, size, self.min_pixels, self.max_pixels)
+        return ModelRequest(messages, size, self.min_pixels, self.max_pixels, self.resize_factor)
 
     @staticmethod
     def _turn_messages(turns: Sequence[Turn], notes: Sequence[str | None]) -> list[Message]:

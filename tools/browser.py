@@ -52,7 +52,6 @@ import shutil
 import sys
 import threading
 import time
-from urllib.parse import urljoin
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
@@ -60,6 +59,7 @@ from importlib import metadata
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urljoin
 
 import cv2
 import numpy as np
