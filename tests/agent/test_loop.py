@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from models.qwen25 import Qwen25Format
 
 from agent.actions import Click, Point, PressKeys, Terminate, TypeText
 from agent.errors import ActionFailedError, ExecutorError
 from agent.loop import Agent, LoopLimits, RunResult, StepRecord
 from agent.policy import Verdict
+from models.qwen25 import Qwen25Format
 from models.scripted import ScriptedModel
 from tools.recording import RecordingExecutor
 
