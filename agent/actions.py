@@ -14,9 +14,18 @@ executors with an :class:`~agent.errors.ActionFailedError`.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import Literal, NoReturn, TypeAlias
+
+if sys.version_info >= (3, 11):
+    from typing import assert_never
+else:  # pragma: no cover - Python 3.10
+
+    def assert_never(value: object) -> NoReturn:
+        """Unreachable: mypy reports a call here when a ``match`` misses an action type."""
+        raise AssertionError(f"unhandled value: {value!r}")
 
 MouseButton: TypeAlias = Literal["left", "right", "middle"]
 TerminalStatus: TypeAlias = Literal["success", "failure"]

@@ -41,7 +41,6 @@ import io
 import re
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -70,21 +69,13 @@ from agent.actions import (
     Terminate,
     TypeText,
     Wait,
+    assert_never,
 )
 from agent.android_keys import normalize_android_key
 from agent.errors import ActionFailedError, ConfigError, ExecutorError
 from agent.frame import Frame
 from agent.keys import normalize_key
 from tools.settle import GrayFrame, SettleSettings, to_small_gray, wait_until_stable
-
-if sys.version_info >= (3, 11):
-    from typing import assert_never
-else:  # pragma: no cover - Python 3.10
-    from typing import NoReturn
-
-    def assert_never(value: object) -> NoReturn:
-        raise AssertionError(f"unhandled value: {value!r}")
-
 
 ADB_INSTALL_HINT = (
     "install the Android platform tools (`apt-get install adb` on Debian/Ubuntu, or the SDK's "

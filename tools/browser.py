@@ -49,7 +49,6 @@ import io
 import math
 import re
 import shutil
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -85,20 +84,12 @@ from agent.actions import (
     Terminate,
     TypeText,
     Wait,
+    assert_never,
 )
 from agent.errors import ActionFailedError, ConfigError, ExecutorError
 from agent.frame import Frame
 from agent.keys import MODIFIERS, normalize_key
 from tools.settle import GrayFrame, SettleSettings, wait_until_stable
-
-if sys.version_info >= (3, 11):
-    from typing import assert_never
-else:  # pragma: no cover - Python 3.10
-    from typing import NoReturn
-
-    def assert_never(value: object) -> NoReturn:
-        raise AssertionError(f"unhandled value: {value!r}")
-
 
 try:
     from playwright.sync_api import Error as PlaywrightError

@@ -70,6 +70,7 @@ from agent.actions import (
     Terminate,
     TypeText,
     Wait,
+    assert_never,
 )
 from agent.errors import (
     ActionFailedError,
@@ -81,15 +82,6 @@ from agent.errors import (
 from agent.frame import Frame
 from tools.settle import GrayFrame, SettleSettings, to_small_gray, wait_until_stable
 from tools.xkeyboard import check_typable, normalize_text
-
-if sys.version_info >= (3, 11):
-    from typing import assert_never
-else:  # pragma: no cover - Python 3.10
-    from typing import NoReturn
-
-    def assert_never(value: object) -> NoReturn:
-        raise AssertionError(f"unhandled value: {value!r}")
-
 
 TypingBackend: TypeAlias = Literal["auto", "xtest", "xdotool", "pyautogui"]
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 import io
 import math
 import re
-import sys
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -63,6 +62,7 @@ from agent.actions import (
     Terminate,
     TypeText,
     Wait,
+    assert_never,
 )
 from agent.errors import ActionFailedError, ConfigError, ExecutorError
 from agent.frame import Frame
@@ -79,14 +79,6 @@ from tools.browser import (
     playwright_chord,
 )
 from tools.settle import GrayFrame, SettleSettings, wait_until_stable
-
-if sys.version_info >= (3, 11):
-    from typing import assert_never
-else:  # pragma: no cover - Python 3.10
-    from typing import NoReturn
-
-    def assert_never(value: object) -> NoReturn:
-        raise AssertionError(f"unhandled value: {value!r}")
 
 try:
     from playwright.sync_api import Error as PlaywrightError
