@@ -334,7 +334,7 @@ class PhoneExecutor:
         with self._driving("take a screenshot"):
             taken_at = time.time()
             start = time.perf_counter()
-            data = self._page.screenshot(type="png", scale="device", animations="allow", caret="initial")
+            data = self._capture(type="png", scale="device")
             image = fit_image(Image.open(io.BytesIO(data)), self._size)
             capture_s = time.perf_counter() - start
             extra: dict[str, object] = {"device": self.device, "device_scale_factor": self.dsf}
@@ -475,8 +475,21 @@ class PhoneExecutor:
         return self._cdp
 
     def _small_gray(self) -> GrayFrame:
-        data = self._page.screenshot(type="jpeg", quality=40, scale="css", animations="allow", caret="initial")
+        """A cheap capture for settle detection (small grayscale)."""
+        data = self._capture(type="jpeg", quality=40, scale="css")
         return gray_from_jpeg(data, self.settings.settle.downscale_width, self.viewport_css_px[0])
+
+    def _capture(self, **options: Any) -> bytes:
+        """``page.screenshot(**options)``. Chromium refuses captures for a moment while a
+        navigation swaps the document ("Unable to capture screenshot"): retried a few times."""
+        for attempt in range(5):
+            try:
+                return self._page.screenshot(animations="allow", caret="initial", **options)
+            except PlaywrightError as exc:
+                if is_gone_error(exc) or attempt == 4:
+                    raise
+                time.sleep(0.1)
+        raise AssertionError("unreachable")
 
     # --- touch -------------------------------------------------------------------------------
 
