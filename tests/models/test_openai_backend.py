@@ -276,3 +276,19 @@ def test_from_env() -> None:
         from_env({"SCREENPILOT_MODEL_NAME": MODEL})
     with pytest.raises(ConfigError, match="SCREENPILOT_MODEL_NAME"):
         from_env({"SCREENPILOT_API_BASE": "http://127.0.0.1:8000/v1"})
+
+
+def send_garbage(handler: Any, index: int) -> None:
+    body = b"\x00\xffnot json at all<html>"
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def test_garbage_body_is_a_clear_backend_error(fault_server: StartServer) -> None:
+    server = fault_server([send_garbage])
+    with pytest.raises(BackendError) as info:
+        backend(server).complete(make_request((640, 480)))
+    assert server.base_url.split("/v1")[0].removeprefix("http://") in info.value.message
