@@ -184,7 +184,8 @@ def policy_from_args(args: argparse.Namespace) -> PolicyConfig:
 
 # Modules that add subcommands: each has ``add_parser(subparsers)``, which registers its parser
 # with ``set_defaults(handler=fn)`` where ``fn(args, console) -> exit code``.
-COMMAND_MODULES: tuple[str, ...] = ("agent.cli_view", "agent.cli_scenarios", "agent.cli_calibrate")
+COMMAND_MODULES: tuple[str, ...] = ("agent.cli_view", "agent.cli_scenarios", "agent.cli_calibrate",
+                                    "agent.cli_script")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ usage or an invalid scenario file, 3 an infrastructure error ended a single run.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -40,12 +41,15 @@ def _positive_float(text: str) -> float:
 
 
 def _add_episode_options(parser: argparse.ArgumentParser) -> None:
-    model = parser.add_argument_group("model (default: the scenario's scripted replies)")
+    model = parser.add_argument_group("model (default: the scenario's scripted replies or replay script)")
     model.add_argument("--model", default=None,
                        help="scripted:REPLIES.json, an alias (qwen2.5-vl-7b...), a model folder, or with --api-base "
                        "the served model name")
     model.add_argument("--api-base", default=None, help="OpenAI-compatible server (env SCREENPILOT_API_BASE); the key "
                        "comes from env SCREENPILOT_API_KEY or OPENAI_API_KEY")
+    model.add_argument("--fallback-model", default=None, metavar="SPEC",
+                       help="replay scripts (steps:): a model (same forms as --model, same --api-base) that does a "
+                       "step whose target is lost, then the replay carries on (default: stop with a report)")
     model.add_argument("--max-new-tokens", type=_positive_int, default=256, help="reply length cap (default 256)")
     model.add_argument("--timeout", type=_positive_float, default=120.0, help="HTTP backend: seconds per request")
     model.add_argument("--min-pixels", type=_positive_int, default=DEFAULT_MIN_PIXELS,
@@ -65,8 +69,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     scenario = sub.add_parser("scenario", help="run or list scenario files")
     commands = scenario.add_subparsers(dest="scenario_command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="run one scenario and check its outcome",
-                              description="Run FILE (a scenario YAML) with its scripted replies or --model, then "
-                              "run its checks against the live page or desktop.")
+                              description="Run FILE (a scenario YAML) with its scripted replies, its replay script "
+                              "(steps:) or --model, then run its checks against the live page or desktop.")
     run.add_argument("file", type=Path, help="scenario file (.yaml)")
     _add_episode_options(run)
     run.add_argument("--out", type=Path, default=Path("runs"), help="folder for the run folder (default ./runs)")
@@ -107,12 +111,14 @@ def _add_eval_parser(sub: argparse._SubParsersAction) -> None:
 # --- settings ------------------------------------------------------------------------------------
 
 
-def _model_settings(args: argparse.Namespace) -> ModelSettings | None:
-    if args.model is None:
-        if args.api_base:
+def _model_settings(args: argparse.Namespace, spec: str | None = None) -> ModelSettings | None:
+    """``--model`` (or the model ``spec`` given, e.g. the fallback) as settings; None without one."""
+    spec = args.model if spec is None else spec
+    if spec is None:
+        if args.api_base and not getattr(args, "fallback_model", None):
             raise ConfigError("--api-base needs --model (the model name the server serves)")
         return None
-    return ModelSettings(spec=args.model, api_base=args.api_base or os.environ.get("SCREENPILOT_API_BASE"),
+    return ModelSettings(spec=spec, api_base=args.api_base or os.environ.get("SCREENPILOT_API_BASE"),
                          api_key=os.environ.get("SCREENPILOT_API_KEY") or os.environ.get("OPENAI_API_KEY"),
                          max_new_tokens=args.max_new_tokens, timeout_s=args.timeout)
 
@@ -124,8 +130,9 @@ def _episode_options(args: argparse.Namespace, out_dir: Path) -> Any:
         raise ConfigError(f"--min-pixels ({args.min_pixels}) must not exceed --max-pixels ({args.max_pixels})")
     prompt = PromptSettings(format=args.prompt_format, min_pixels=args.min_pixels, max_pixels=args.max_pixels,
                             keep_images=args.keep_images)
+    fallback = _model_settings(args, args.fallback_model) if args.fallback_model else None
     return EpisodeOptions(model=_model_settings(args), prompt=prompt, out_dir=out_dir, headed=args.headed,
-                          executable_path=args.browser_path)
+                          executable_path=args.browser_path, fallback_model=fallback)
 
 
 # --- scenario run / list -------------------------------------------------------------------------
@@ -157,8 +164,31 @@ def cmd_scenario_run(args: argparse.Namespace, console: Console) -> int:
                   f"after {episode.steps} step(s), {episode.wall_s:.1f} s")
     if episode.failure:
         console.print(f"[red]{escape(episode.failure)}[/red]")
+    _print_replay_report(episode.run_dir, console)
     console.print(f"Trajectory: {episode.run_dir}")
     return _EXIT_BY_STATUS.get(episode.status, EXIT_FAILURE)
+
+
+def _print_replay_report(run_dir: Path | None, console: Console) -> None:
+    """For a replay: how many targets were found, the lost one and the fallback steps."""
+    from agent.replay import REPORT_FILE
+
+    file = None if run_dir is None else run_dir / REPORT_FILE
+    if file is None or not file.is_file():
+        return
+    try:
+        report = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return
+    lookups = report.get("lookups") or []
+    found = sum(1 for item in lookups if item.get("found"))
+    console.print(f"Replay: {report.get('played')}/{report.get('steps')} script step(s) played, {found}/{len(lookups)} "
+                  f"target lookup(s) found, {len(report.get('fallbacks') or [])} step(s) by the fallback model")
+    lost = report.get("lost")
+    if lost:
+        marked = f"replay_lost_step_{int(lost.get('step') or 0):03d}.png"
+        console.print(f"[red]Anchor lost:[/red] {escape(str(lost.get('message')))}")
+        console.print(f"  details: {escape(str(file))}; the screen marked: {escape(str(file.parent / marked))}")
 
 
 def cmd_scenario_list(args: argparse.Namespace, console: Console) -> int:
@@ -185,6 +215,8 @@ def cmd_scenario_list(args: argparse.Namespace, console: Console) -> int:
         env = spec.environment
         where = spec.site or (env.kind if env.kind == "desktop" else "url")
         replies = f"yes ({len(spec.replies)})" if spec.replies is not None else "no"
+        if spec.steps is not None:
+            replies = f"script ({len(spec.steps)} steps)"
         note = "" if path.stem == spec.id else f"file {path.name}"
         table.add_row(escape(spec.id), where, str(spec.budget.max_steps), replies, str(len(spec.checks)), note)
     console.print(table)
@@ -196,7 +228,8 @@ def cmd_scenario_list(args: argparse.Namespace, console: Console) -> int:
 
 def _results_table(results: dict[str, Any]) -> Table:
     summary = results["summary"]
-    table = Table(title=f"{results['suite']} ({results['model'] or 'scripted replies'})", header_style="bold")
+    model = results["model"] or "no model: scripted replies or replay scripts"
+    table = Table(title=f"{results['suite']} ({model})", header_style="bold")
     for column in ("task", "episodes", "successes", "rate", "95% CI"):
         table.add_column(column, justify="left" if column == "task" else "right")
     for task, stats in summary["per_task"].items():

@@ -144,9 +144,10 @@ def _run_dir(episodes_dir: Path, index: int, task: str, seed: int | None) -> Pat
 def _scenario_jobs(settings: EvalSettings, episodes_dir: Path) -> list[EpisodeJob]:
     specs = [load_scenario(p) for p in scenario_paths(settings.suite)]
     if settings.base.model is None:
-        missing = [str(s.source) for s in specs if s.replies is None]
+        missing = [str(s.source) for s in specs if s.replies is None and s.steps is None]
         if missing:
-            raise ConfigError(f"without --model every scenario needs scripted replies; none in: {', '.join(missing)}")
+            raise ConfigError("without --model every scenario needs scripted replies or a replay script (steps:); "
+                              f"none in: {', '.join(missing)}")
     for spec in specs:
         url = getattr(spec.environment, "url", None)
         if url:

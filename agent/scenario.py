@@ -30,6 +30,32 @@ path (``checks[2].equals``) and what is allowed there. Example::
       - screen_region: button.png        # template image; + region [x, y, w, h] (screen px), threshold 0-1
       - answer: SP-KK990D                # the model's final answer; match: normalized (default) | exact | json_fields
     replies: replies/flights_booking.json   # optional scripted replies: a JSON file or an inline list
+    # steps: [...]                       # or, instead of replies, a replay script (below)
+
+A replay script (``steps:``, written by ``screenpilot script RUN_DIR`` or by hand) is replayed
+without a model: pointer steps find their target on the current screenshot first. Each step has
+one action key and an optional ``note`` (the step's intent, shown to a fallback model)::
+
+    steps:
+      - click: {image: anchors/step_001.png, offset: [121, 0], near: [364, 180]}
+        note: the From field
+      - type: Lisbon
+      - click: {text: Search flights}              # OCR; threshold = minimum similarity (0.8)
+      - double_click: {selector: "#search"}        # browser only: the element's centre
+      - right_click: {at: [602, 305]}              # a fixed point in screen pixels
+      - move: {image: anchors/menu.png, threshold: 0.9}
+      - drag: {image: anchors/knob.png, by: [120, 0]}   # or to: [x, y]; no target: from the pointer
+      - scroll: {dy: 300}                          # screen px, positive = down; + optional target
+      - key: ctrl+a                                # or a list: [ctrl, a]
+      - wait: 0.5                                  # seconds
+      - navigate: /results.html                    # browser; relative to the site / start URL
+      - back                                       # browser: history back
+      - terminate: {status: success, answer: SP-KK990D}   # or terminate: success
+
+Targets: ``at`` (x, y screen pixels), ``text`` (OCR), ``image`` (a template file relative to
+the scenario; ``threshold`` is the lowest ``TM_CCOEFF_NORMED`` score accepted, default 0.85) or
+``selector`` (CSS, browser only). ``offset: [dx, dy]`` (screen pixels) moves the action point
+from the found target's centre; ``near: [x, y]`` is where the target was when recorded.
 
 Relative file paths in a scenario (``url`` without a scheme, ``screen_region`` templates, a
 replies file) are resolved against the folder holding the scenario file. Relative paths of
@@ -45,11 +71,12 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, cast
 
 import yaml
 
 from agent.errors import ConfigError
+from agent.keys import normalize_key, split_chord
 from scenarios import SCENARIOS_DIR
 
 BUNDLED_SITES_DIR = SCENARIOS_DIR / "sites"
@@ -144,6 +171,126 @@ class WaitStep:
 
 
 SetupStep: TypeAlias = NavigateStep | JsStep | FileStep | WaitStep
+
+
+# --- replay scripts ------------------------------------------------------------------------------
+
+DEFAULT_IMAGE_THRESHOLD = 0.85
+DEFAULT_TEXT_SIMILARITY = 0.8
+
+
+@dataclass(frozen=True)
+class PointTarget:
+    """A fixed point ``screen_xy`` (x, y) in screen pixels."""
+
+    screen_xy: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class TextTarget:
+    """Text read by OCR: the words most similar to ``text`` with similarity >= ``min_similarity``
+    (0-1). ``offset`` (dx, dy screen px) moves the action point from their centre; ``near``
+    (x, y screen px) is where they were recorded (breaks ties, guides a fallback model)."""
+
+    text: str
+    min_similarity: float = DEFAULT_TEXT_SIMILARITY
+    offset: tuple[int, int] = (0, 0)
+    near: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class ImageTarget:
+    """A template image (``path``) found by grayscale ``TM_CCOEFF_NORMED`` >= ``threshold``.
+    ``offset`` (dx, dy screen px) goes from the match centre to the action point; ``near`` is
+    where the action point was recorded (screen px)."""
+
+    path: Path
+    threshold: float = DEFAULT_IMAGE_THRESHOLD
+    offset: tuple[int, int] = (0, 0)
+    near: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class SelectorTarget:
+    """Browser only: the centre of the first element matching CSS ``css`` (plus ``offset``);
+    ``near`` is where it was recorded (screen px)."""
+
+    css: str
+    offset: tuple[int, int] = (0, 0)
+    near: tuple[int, int] | None = None
+
+
+Target: TypeAlias = PointTarget | TextTarget | ImageTarget | SelectorTarget
+
+PointerVerb: TypeAlias = Literal["click", "double_click", "right_click", "move"]
+
+
+@dataclass(frozen=True)
+class PointerStep:
+    """Click, double-click, right-click or move the pointer to ``target``."""
+
+    verb: PointerVerb
+    target: Target
+
+
+@dataclass(frozen=True)
+class DragStep:
+    """Hold the left button from ``target`` (None: the pointer) and release ``by`` (dx, dy)
+    away from the start or at ``to`` (x, y); screen pixels. Exactly one of by and to is set."""
+
+    target: Target | None
+    by: tuple[int, int] | None = None
+    to: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class ScrollStep:
+    """Scroll ``dy`` pixels down and ``dx`` right (negative: up / left) over ``target``
+    (None: where the pointer is)."""
+
+    dy: int
+    dx: int = 0
+    target: Target | None = None
+
+
+@dataclass(frozen=True)
+class TypeStep:
+    """Type ``text`` into whatever has keyboard focus."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class KeyStep:
+    """Press the chord ``keys`` (canonical names, see :mod:`agent.keys`)."""
+
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BackStep:
+    """Browser: go back one page."""
+
+
+@dataclass(frozen=True)
+class TerminateStep:
+    """End the replay with ``status`` and the final ``answer``."""
+
+    status: Literal["success", "failure"] = "success"
+    answer: str | None = None
+
+
+ScriptAction: TypeAlias = (
+    PointerStep | DragStep | ScrollStep | TypeStep | KeyStep | WaitStep | NavigateStep | BackStep | TerminateStep
+)
+
+
+@dataclass(frozen=True)
+class ScriptStep:
+    """One step of a replay script: its ``action`` and an optional ``note`` on its intent."""
+
+    action: ScriptAction
+    note: str | None = None
 
 
 # --- checks ------------------------------------------------------------------------------------
@@ -251,6 +398,7 @@ class ScenarioSpec:
     replies_source: str | None = None
     description: str = ""
     tags: tuple[str, ...] = ()
+    steps: tuple[ScriptStep, ...] | None = None
 
     @property
     def needs_answer(self) -> bool:
@@ -650,9 +798,180 @@ def _checks(r: _Reader, value: object, env: Environment) -> tuple[Check, ...]:
     return checks
 
 
+# --- replay scripts ------------------------------------------------------------------------------
+
+POINTER_VERBS: tuple[str, ...] = ("click", "double_click", "right_click", "move")
+STEP_ACTIONS: tuple[str, ...] = (*POINTER_VERBS, "drag", "scroll", "type", "key", "wait", "navigate", "back",
+                                 "terminate")
+TARGET_KINDS: tuple[str, ...] = ("at", "text", "image", "selector")
+TARGET_OPTIONS: tuple[str, ...] = ("offset", "threshold", "near")
+_BARE_STEPS = ("back", "terminate")
+
+
+def _int_pair(r: _Reader, value: object, path: str, minimum: int | None = None) -> tuple[int, int]:
+    """``[x, y]``: two integers (each >= ``minimum`` when given)."""
+    if not isinstance(value, list) or len(value) != 2:
+        raise r.fail(path, f"expected [x, y] (two integers, screen pixels), got {value!r}")
+    numbers: list[int] = []
+    for index, item in enumerate(value):
+        if isinstance(item, bool) or not isinstance(item, int):
+            raise r.fail(f"{path}[{index}]", f"expected an integer, got {_type_name(item)}")
+        if minimum is not None and item < minimum:
+            raise r.fail(f"{path}[{index}]", f"expected an integer >= {minimum}, got {item}")
+        numbers.append(item)
+    return numbers[0], numbers[1]
+
+
+def _target(r: _Reader, data: Mapping[str, Any], path: str, env: Environment, required: bool) -> Target | None:
+    """The target among ``data``'s keys (at / text / image / selector, with offset, threshold
+    and near); None when there is none and it is not ``required``."""
+    kinds = [k for k in TARGET_KINDS if k in data]
+    if len(kinds) > 1:
+        raise r.fail(path, f"give one target, not {' and '.join(kinds)}")
+    if not kinds:
+        if required:
+            raise r.fail(path, f"this step needs a target: one of {', '.join(TARGET_KINDS)}")
+        for option in TARGET_OPTIONS:
+            if option in data:
+                raise r.fail(_join(path, option), f"{option} goes with a target ({', '.join(TARGET_KINDS)})")
+        return None
+    kind = kinds[0]
+    where = _join(path, kind)
+    offset = _int_pair(r, data["offset"], _join(path, "offset")) if "offset" in data else (0, 0)
+    near = _int_pair(r, data["near"], _join(path, "near"), 0) if "near" in data else None
+    if kind == "at":
+        for option in TARGET_OPTIONS:
+            if option in data:
+                raise r.fail(_join(path, option), "an 'at' target is a fixed point; it takes no " + option)
+        return PointTarget(_int_pair(r, data["at"], where, 0))
+    if kind == "selector":
+        if env.kind != "browser":
+            raise r.fail(where, "selector targets need a browser environment")
+        if "threshold" in data:
+            raise r.fail(_join(path, "threshold"), "a selector target takes no threshold")
+        return SelectorTarget(r.string(data["selector"], where), offset, near)
+    if kind == "text":
+        similarity = r.number(data.get("threshold", DEFAULT_TEXT_SIMILARITY), _join(path, "threshold"), 0.0, 1.0)
+        return TextTarget(r.text(data["text"], where), similarity, offset, near)
+    threshold = r.number(data.get("threshold", DEFAULT_IMAGE_THRESHOLD), _join(path, "threshold"), 0.0, 1.0)
+    return ImageTarget(r.relative_file(data["image"], where), threshold, offset, near)
+
+
+def _pointer_step(r: _Reader, verb: str, arg: object, path: str, env: Environment) -> PointerStep:
+    data = r.mapping(arg, path)
+    r.keys(data, path, (*TARGET_KINDS, *TARGET_OPTIONS))
+    target = _target(r, data, path, env, required=True)
+    if target is None:  # required=True raised already
+        raise r.fail(path, "missing target")
+    return PointerStep(cast(PointerVerb, verb), target)
+
+
+def _drag_step(r: _Reader, arg: object, path: str, env: Environment) -> DragStep:
+    data = r.mapping(arg, path)
+    r.keys(data, path, (*TARGET_KINDS, *TARGET_OPTIONS, "by", "to"))
+    if ("by" in data) == ("to" in data):
+        raise r.fail(path, "give exactly one of by: [dx, dy] (from the start) and to: [x, y] (screen pixels)")
+    target = _target(r, data, path, env, required=False)
+    if "by" in data:
+        if target is None:
+            raise r.fail(_join(path, "by"), "by is relative to the drag's start: give a target (where the drag "
+                         "starts) or an end point to: [x, y]")
+        return DragStep(target, by=_int_pair(r, data["by"], _join(path, "by")))
+    return DragStep(target, to=_int_pair(r, data["to"], _join(path, "to"), 0))
+
+
+def _scroll_step(r: _Reader, arg: object, path: str, env: Environment) -> ScrollStep:
+    data = r.mapping(arg, path)
+    r.keys(data, path, ("dy", "dx", *TARGET_KINDS, *TARGET_OPTIONS))
+    amounts = {}
+    for key in ("dy", "dx"):
+        value = data.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise r.fail(_join(path, key), f"expected an integer number of pixels, got {_type_name(value)}")
+        amounts[key] = value
+    if not (amounts["dy"] or amounts["dx"]):
+        raise r.fail(path, "give dy (pixels down; negative: up) or dx (pixels right), not both zero")
+    return ScrollStep(amounts["dy"], amounts["dx"], _target(r, data, path, env, required=False))
+
+
+def _key_step(r: _Reader, arg: object, path: str) -> KeyStep:
+    names = split_chord(r.string(arg, path)) if isinstance(arg, str) else list(r.string_list(arg, path))
+    keys: list[str] = []
+    for index, name in enumerate(names):
+        key = normalize_key(name)
+        if key is None:
+            where = path if isinstance(arg, str) else f"{path}[{index}]"
+            raise r.fail(where, f"unknown key {name!r}; use names like ctrl, shift, enter, tab, escape, pagedown, f5 "
+                         "or one character")
+        keys.append(key)
+    if not keys:
+        raise r.fail(path, "expected at least one key")
+    return KeyStep(tuple(keys))
+
+
+def _terminate_step(r: _Reader, arg: object, path: str) -> TerminateStep:
+    data: Mapping[str, Any] = {"status": arg} if arg is None or isinstance(arg, str) else r.mapping(arg, path)
+    r.keys(data, path, ("status", "answer"))
+    status = data.get("status") or "success"
+    if status not in ("success", "failure"):
+        raise r.fail(_join(path, "status") if isinstance(arg, dict) else path,
+                     f"expected success or failure, got {status!r}")
+    answer = r.text(data["answer"], _join(path, "answer")) if data.get("answer") is not None else None
+    return TerminateStep(cast(Literal["success", "failure"], status), answer)
+
+
+def _simple_step(r: _Reader, kind: str, arg: object, path: str) -> ScriptAction:
+    """The steps without a target: type, key, wait, navigate, back, terminate."""
+    if kind == "type":
+        return TypeStep(r.text(arg, path))
+    if kind == "key":
+        return _key_step(r, arg, path)
+    if kind == "wait":
+        return WaitStep(r.number(arg, path, 0.0, 600.0))
+    if kind == "navigate":
+        return NavigateStep(r.string(arg, path))
+    if kind == "back":
+        if arg not in (None, True, {}):
+            raise r.fail(path, "back takes no argument (write the step as: - back)")
+        return BackStep()
+    return _terminate_step(r, arg, path)
+
+
+def _script_action(r: _Reader, kind: str, arg: object, path: str, env: Environment) -> ScriptAction:
+    if kind in ("navigate", "back") and env.kind != "browser":
+        raise r.fail(path, f"{kind} steps need a browser environment")
+    if kind in POINTER_VERBS:
+        return _pointer_step(r, kind, arg, path, env)
+    if kind == "drag":
+        return _drag_step(r, arg, path, env)
+    if kind == "scroll":
+        return _scroll_step(r, arg, path, env)
+    return _simple_step(r, kind, arg, path)
+
+
+def _script_step(r: _Reader, value: object, path: str, env: Environment) -> ScriptStep:
+    if isinstance(value, str) and value in _BARE_STEPS:
+        value = {value: None}
+    data = r.mapping(value, path)
+    r.keys(data, path, (*STEP_ACTIONS, "note"))
+    kinds = [k for k in data if k != "note"]
+    if len(kinds) != 1:
+        found = f" (found {', '.join(kinds)})" if kinds else ""
+        raise r.fail(path, f"each step has exactly one action: {', '.join(STEP_ACTIONS)}{found}")
+    note = r.string(data["note"], _join(path, "note")) if "note" in data else None
+    return ScriptStep(_script_action(r, kinds[0], data[kinds[0]], _join(path, kinds[0]), env), note)
+
+
+def _script(r: _Reader, value: object, env: Environment) -> tuple[ScriptStep, ...]:
+    if not isinstance(value, list) or not value:
+        raise r.fail("steps", f"expected a non-empty list of steps, got {_type_name(value)}")
+    return tuple(_script_step(r, item, f"steps[{i}]", env) for i, item in enumerate(value))
+
+
 # --- top level -----------------------------------------------------------------------------------
 
-TOP_LEVEL_FIELDS = ("id", "instruction", "description", "tags", "environment", "setup", "budget", "checks", "replies")
+TOP_LEVEL_FIELDS = ("id", "instruction", "description", "tags", "environment", "setup", "budget", "checks", "replies",
+                    "steps")
 
 
 def _budget(r: _Reader, value: object) -> Budget:
@@ -692,6 +1011,8 @@ def scenario_from_mapping(data: object, file: Path) -> ScenarioSpec:
     if not isinstance(setup_data, list):
         raise r.fail("setup", f"expected a list of steps, got {_type_name(setup_data)}")
     setup = tuple(_setup_step(r, step, f"setup[{i}]", env) for i, step in enumerate(setup_data))
+    if "replies" in top and "steps" in top:
+        raise r.fail("steps", "give replies (scripted model replies) or steps (a replay script), not both")
     replies, replies_source = _replies(r, top["replies"]) if "replies" in top else (None, None)
     return ScenarioSpec(
         id=scenario_id,
@@ -705,6 +1026,7 @@ def scenario_from_mapping(data: object, file: Path) -> ScenarioSpec:
         replies_source=replies_source,
         description=r.string(top.get("description", ""), "description", non_empty=False),
         tags=r.string_list(top.get("tags", []), "tags"),
+        steps=_script(r, top["steps"], env) if "steps" in top else None,
     )
 
 

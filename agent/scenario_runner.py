@@ -184,7 +184,8 @@ def build_episode_model(model: ModelSettings | None, replies: Sequence[str] | No
 
         return build_model(RunSettings(task="", model=model))
     if replies is None:
-        raise ConfigError(f"{source}: replies: this scenario has no scripted replies; choose a model with --model")
+        raise ConfigError(f"{source}: replies: this scenario has no scripted replies (nor a replay script, steps:); "
+                          "choose a model with --model")
     from models.scripted import ScriptedModel
 
     return ScriptedModel(list(replies), source=source)
@@ -223,9 +224,10 @@ def check_reachable(url: str, source: Path, field_path: str, timeout_s: float = 
 
 @dataclass(frozen=True)
 class EpisodeOptions:
-    """How episodes run: model (None: the scenario's scripted replies), prompt and image budget,
-    browser visibility and executable, where run folders go (a fresh folder in ``out_dir``, or
-    exactly ``run_dir``), and the episode's seed."""
+    """How episodes run: model (None: the scenario's scripted replies, or the replay of its
+    ``steps:`` script), prompt and image budget, browser visibility and executable, where run
+    folders go (a fresh folder in ``out_dir``, or exactly ``run_dir``), the episode's seed, and
+    ``fallback_model``: for a replay, a model that takes over a step whose target is lost."""
 
     model: ModelSettings | None = None
     prompt: PromptSettings = field(default_factory=PromptSettings)
@@ -234,6 +236,7 @@ class EpisodeOptions:
     executable_path: str | None = None
     seed: int | None = None
     run_dir: Path | None = None
+    fallback_model: ModelSettings | None = None
 
 
 def make_run_dir(options: EpisodeOptions, name: str) -> Path:
@@ -366,8 +369,43 @@ def _metadata(spec: ScenarioSpec, model: ModelBackend, prompt: PromptFormat, exe
         "resize": {"min_pixels": prompt.min_pixels, "max_pixels": prompt.max_pixels},
         "executor": executor.describe(),
         "limits": {"max_steps": spec.budget.max_steps, "time_limit_s": spec.budget.time_limit_s},
-        "scenario": {"id": spec.id, "source": str(spec.source), "site": spec.site, "seed": options.seed},
+        "scenario": {"id": spec.id, "source": str(spec.source.resolve()), "site": spec.site, "seed": options.seed},
     }
+
+
+@dataclass(frozen=True)
+class _Driver:
+    """What decides an episode's actions: a model and its prompt format, or a replay."""
+
+    model: ModelBackend
+    prompt: PromptFormat
+    observers: tuple[Observer, ...] = ()
+    end_when: EndCondition | None = None
+
+
+def _episode_driver(spec: ScenarioSpec, options: EpisodeOptions, model: ModelBackend | None, executor: Executor,
+                    run_dir: Path, urls: tuple[str | None, str | None]) -> _Driver:
+    """``model`` with the episode's prompt format, or (``model`` None) the replay of
+    ``spec.steps`` with the fallback model of ``options``. ``urls``: (start URL, site base URL)."""
+    def prompt_for(settings: ModelSettings | None) -> PromptFormat:
+        return build_episode_prompt(options.prompt, browser_actions=executor.kind == "browser",
+                                    terminate_answer=spec.needs_answer, phone=executor.kind == "phone",
+                                    model_spec=settings.spec if settings else None)
+
+    if model is not None:
+        return _Driver(model, prompt_for(options.model))
+    from agent.replay import Fallback, ReplayDriver, ReplayFormat
+
+    fallback = None
+    if options.fallback_model is not None:
+        fallback = Fallback(build_episode_model(options.fallback_model, None, str(spec.source)),
+                            prompt_for(options.fallback_model))
+    page = None if executor.kind == "desktop" else getattr(executor, "page", None)
+    start_url, base_url = urls
+    replay = ReplayDriver(spec.steps or (), instruction=spec.instruction, source=spec.source,
+                          page=None if page is None else lambda: getattr(executor, "page", None),
+                          base_url=base_url or start_url, fallback=fallback, run_dir=run_dir)
+    return _Driver(replay, ReplayFormat(), (replay,), replay.end_condition)
 
 
 def run_scenario(
@@ -377,36 +415,40 @@ def run_scenario(
 ) -> EpisodeResult:
     """Run ``spec`` once and return its :class:`EpisodeResult` (checks included).
 
+    Without a model in ``options``, the scenario's scripted replies answer, or its ``steps:``
+    script is replayed (:mod:`agent.replay`; the run folder then holds ``replay.json``).
     Raises :class:`ConfigError` (incl. :class:`ScenarioError`) when the episode cannot start:
-    no model and no scripted replies, an unreachable start URL, a missing browser. Once the
-    loop runs, failures end up in the result, not as exceptions.
+    no model and neither replies nor steps, an unreachable start URL, a missing browser. Once
+    the loop runs, failures end up in the result, not as exceptions.
     """
     options = options or EpisodeOptions()
     started = time.monotonic()
-    model = build_episode_model(options.model, spec.replies, spec.replies_source or str(spec.source))
-    try:
+    replaying = options.model is None and spec.steps is not None
+    model = None if replaying else build_episode_model(options.model, spec.replies,
+                                                       spec.replies_source or str(spec.source))
+    with contextlib.ExitStack() as closing:
+        if model is not None:
+            closing.callback(model.close)
         run_dir = make_run_dir(options, spec.id)
         workdir = run_dir / "work"
         workdir.mkdir()
         _write_files(spec.setup, workdir)
         with open_environment(spec, options, workdir) as (executor, start_url, base_url):
             run_setup(spec, executor, base_url)
-            is_browser = executor.kind == "browser"
-            prompt = build_episode_prompt(options.prompt, browser_actions=is_browser,
-                                          terminate_answer=spec.needs_answer, phone=executor.kind == "phone",
-                                          model_spec=options.model.spec if options.model else None)
-            writer = TrajectoryWriter(run_dir, _metadata(spec, model, prompt, executor, options))
-            agent = Agent(model=model, prompt=prompt, executor=executor, observers=[writer, *observers],
+            driver = _episode_driver(spec, options, model, executor, run_dir, (start_url, base_url))
+            if model is None:
+                closing.callback(driver.model.close)
+            writer = TrajectoryWriter(run_dir, _metadata(spec, driver.model, driver.prompt, executor, options))
+            agent = Agent(model=driver.model, prompt=driver.prompt, executor=executor,
+                          observers=[writer, *driver.observers, *observers],
                           policy=unattended_policy(start_url, executor.kind),
                           limits=LoopLimits(max_steps=spec.budget.max_steps),
-                          end_when=deadline(spec.budget.time_limit_s))
+                          end_when=first_of(driver.end_when, deadline(spec.budget.time_limit_s)))
             result = agent.run(spec.instruction)
             context = CheckContext(page=getattr(executor, "page", None) if executor.kind != "desktop" else None,
                                    screenshot=lambda: executor.screenshot().image, answer=result.answer,
                                    workdir=workdir, display_env=_display_env(executor))
             checks = run_checks(spec.checks, context)
-    finally:
-        model.close()
     return _episode_result(spec, options, result, checks, run_dir, time.monotonic() - started)
 
 
