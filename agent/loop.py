@@ -90,7 +90,8 @@ class StepRecord:
 @dataclass(frozen=True)
 class RunResult:
     """How a run ended. ``reason``: terminated, max_steps, model_errors, script_exhausted,
-    infrastructure, interrupted, policy_stop."""
+    infrastructure, interrupted, stop_requested (a person said stop at a confirmation or hit the
+    desktop fail-safe), loop_detected, anchor_lost, or what an ``end_when`` hook reports."""
 
     status: RunStatus
     reason: str
@@ -255,7 +256,7 @@ class Agent:
         if step.error is not None and step.error.type == "ScriptExhausted":
             return RunResult("failure", "script_exhausted", step.index, message=step.error.message)
         if step.error is not None and step.error.family == "stop":
-            return RunResult("stopped", "policy_stop", step.index, message=step.error.message)
+            return RunResult("stopped", "stop_requested", step.index, message=step.error.message)
         for action in step.screen_actions:
             if isinstance(action, Terminate) and step.error is None:
                 status: RunStatus = "success" if action.status == "success" else "failure"

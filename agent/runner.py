@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -167,8 +167,6 @@ def build_policy(settings: RunSettings, executor_kind: str) -> SafetyPolicy:
 
 
 def _ignoring_local_rules(config: PolicyConfig) -> PolicyConfig:
-    from dataclasses import replace
-
     return replace(config, allow_file_urls=True, allow_private_network=True)
 
 
