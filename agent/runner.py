@@ -116,7 +116,7 @@ def open_executor(
         finally:
             browser.close()
     elif isinstance(target, PhoneTarget | AdbTarget):
-        phone = open_phone(target, policy)
+        phone = open_phone(target, policy, mask_values)
         try:
             yield phone
         finally:
@@ -129,10 +129,13 @@ def open_executor(
             yield desktop
 
 
-def open_phone(target: PhoneTarget | AdbTarget, policy: SafetyPolicy | None = None) -> Executor:
+def open_phone(
+    target: PhoneTarget | AdbTarget, policy: SafetyPolicy | None = None, mask_values: Sequence[str] = ()
+) -> Executor:
     """The emulated phone (Chromium) or the ADB executor for ``target``; the caller closes it.
 
-    With ``policy``, the emulated phone's page navigations are vetted as the browser's are.
+    With ``policy``, the emulated phone's page navigations are vetted as the browser's are;
+    fields showing one of ``mask_values`` are painted over in its screenshots.
     """
     if isinstance(target, AdbTarget):
         from tools.adb import AdbExecutor, AdbSettings
@@ -142,7 +145,9 @@ def open_phone(target: PhoneTarget | AdbTarget, policy: SafetyPolicy | None = No
 
     settings = PhoneSettings(device=target.device, start_url=target.url, home_url=target.home_url, apps=target.apps,
                              headless=not target.headed, executable_path=target.executable_path)
-    return PhoneExecutor(settings, url_guard=None if policy is None else _url_guard(policy))
+    phone = PhoneExecutor(settings, url_guard=None if policy is None else _url_guard(policy))
+    phone.mask_values = list(mask_values)
+    return phone
 
 
 def target_kind(target: BrowserTarget | DesktopTarget | PhoneTarget | AdbTarget) -> str:

@@ -93,6 +93,11 @@ if TYPE_CHECKING:
 
 DEFAULT_DEVICE = "Pixel 7"
 
+_MARK_SECRET_FIELDS_JS = """(values) => document.querySelectorAll("input, textarea").forEach(e => {
+  const shows = values.some(v => v && (e.value || "").includes(v));
+  if (shows) e.setAttribute("data-screenpilot-masked", ""); else e.removeAttribute("data-screenpilot-masked");
+})"""
+
 _ANDROID_TO_PLAYWRIGHT: dict[str, str] = {
     "ENTER": "Enter", "DPAD_CENTER": "Enter", "DEL": "Backspace", "FORWARD_DEL": "Delete", "TAB": "Tab",
     "SPACE": " ", "ESCAPE": "Escape", "DPAD_UP": "ArrowUp", "DPAD_DOWN": "ArrowDown", "DPAD_LEFT": "ArrowLeft",
@@ -262,6 +267,7 @@ class PhoneExecutor:
                               f"{PLAYWRIGHT_INSTALL_HINT}")
         self.settings = settings or PhoneSettings()
         self._url_guard = url_guard
+        self.mask_values: list[str] = []
         self._events: list[str] = []
         self._closed = False
         self._cdp: CDPSession | None = None
@@ -334,7 +340,7 @@ class PhoneExecutor:
         with self._driving("take a screenshot"):
             taken_at = time.time()
             start = time.perf_counter()
-            data = self._capture(type="png", scale="device")
+            data = self._capture(type="png", scale="device", mask=self._secret_fields(), mask_color="#282828")
             image = fit_image(Image.open(io.BytesIO(data)), self._size)
             capture_s = time.perf_counter() - start
             extra: dict[str, object] = {"device": self.device, "device_scale_factor": self.dsf}
@@ -478,6 +484,14 @@ class PhoneExecutor:
         """A cheap capture for settle detection (small grayscale)."""
         data = self._capture(type="jpeg", quality=40, scale="css")
         return gray_from_jpeg(data, self.settings.settle.downscale_width, self.viewport_css_px[0])
+
+    def _secret_fields(self) -> list[Any]:
+        """Locators of the fields to paint over: marked ``data-screenpilot-secret``, or showing
+        one of :attr:`mask_values` (marked ``data-screenpilot-masked`` for the capture)."""
+        if self.mask_values:
+            with suppress(PlaywrightError):
+                self._page.evaluate(_MARK_SECRET_FIELDS_JS, self.mask_values)
+        return [self._page.locator("[data-screenpilot-secret], [data-screenpilot-masked]")]
 
     def _capture(self, **options: Any) -> bytes:
         """``page.screenshot(**options)``. Chromium refuses captures for a moment while a

@@ -295,3 +295,15 @@ def test_taps_land_where_the_screenshot_shows_on_a_zoomed_out_page(app: PhoneExe
     assert app.screenshot().image.getpixel((target.x, target.y)) == (0xFF, 0xEB, 0x3B)
     app.execute(Click(target))
     assert app.page.evaluate("window.hits") == ["target"]
+
+
+@needs_chromium
+def test_fields_showing_a_secret_are_painted_over(app: PhoneExecutor) -> None:
+    app.page.fill("#name", "pin 4417-9902")
+    point = center(app, "#name")
+    assert app.screenshot().image.getpixel((point.x, point.y)) != (0x28, 0x28, 0x28)
+    app.mask_values = ["4417-9902"]
+    try:
+        assert app.screenshot().image.getpixel((point.x, point.y)) == (0x28, 0x28, 0x28)
+    finally:
+        app.mask_values = []
