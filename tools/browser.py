@@ -390,6 +390,39 @@ _MASK_RECTS_JS = """([selectors, values]) => {
 to block it (the request is aborted and the reason recorded)."""
 
 
+def vet_navigation(route: Route, guard: UrlGuard, on_block: Callable[[str, str], None]) -> None:
+    """A route handler body: let non-navigation requests through; vet a navigation request and
+    the first redirect hop it answers with, aborting (and reporting ``on_block(url, reason)``)
+    what ``guard`` refuses.
+
+    Playwright's routes never see redirect hops (the browser follows them itself), so the
+    request is fetched here without following redirects and its Location is vetted too.
+    """
+    request = route.request
+    if not request.is_navigation_request():
+        route.fallback()
+        return
+    reason = guard(request.url)
+    if reason is not None:
+        on_block(request.url, reason)
+        route.abort("aborted")
+        return
+    try:
+        response = route.fetch(max_redirects=0)
+    except PlaywrightError:
+        route.fallback()
+        return
+    location = response.headers.get("location")
+    if 300 <= response.status < 400 and location:
+        target = urljoin(request.url, location)
+        reason = guard(target)
+        if reason is not None:
+            on_block(target, reason)
+            route.abort("aborted")
+            return
+    route.fulfill(response=response)
+
+
 class BrowserExecutor:
     """Observe and act on one Chromium tab (see the module docstring for pixel space and errors).
 
@@ -655,39 +688,16 @@ class BrowserExecutor:
             pass
 
     def _route(self, route: Route) -> None:
-        """Vet a navigation request before it is sent, and the first redirect hop it answers with.
-
-        Playwright's routes never see redirect hops (the browser follows them itself), so the
-        request is fetched here without following redirects and a Location that the guard
-        refuses is aborted. Later hops of a longer chain are caught when they commit
-        (:meth:`_check_committed`).
-        """
-        request = route.request
-        if not request.is_navigation_request() or self._url_guard is None:
+        """Vet navigations (see :func:`vet_navigation`); later redirect hops of a longer chain
+        are caught when they commit (:meth:`_check_committed`)."""
+        if self._url_guard is None:
             route.fallback()
             return
-        reason = self._url_guard(request.url)
-        if reason is not None:
-            self._block(route, request.url, reason)
-            return
-        try:
-            response = route.fetch(max_redirects=0)
-        except PlaywrightError:
-            route.fallback()
-            return
-        location = response.headers.get("location")
-        if 300 <= response.status < 400 and location:
-            target = urljoin(request.url, location)
-            reason = self._url_guard(target)
-            if reason is not None:
-                self._block(route, target, reason)
-                return
-        route.fulfill(response=response)
+        vet_navigation(route, self._url_guard, self._block)
 
-    def _block(self, route: Route, url: str, reason: str) -> None:
+    def _block(self, url: str, reason: str) -> None:
         self._events.append(f"navigation to {url} blocked: {reason}")
         self._last_blocked = reason
-        route.abort("aborted")
 
     def _check_committed(self, page: Page, frame: Any) -> None:
         """Mark a tab whose main frame committed a URL the guard refuses (left before use)."""
@@ -1037,4 +1047,5 @@ __all__ = [
     "normalize_url",
     "playwright_chord",
     "playwright_key",
+    "vet_navigation",
 ]

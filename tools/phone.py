@@ -77,6 +77,7 @@ from tools.browser import (
     is_gone_error,
     normalize_url,
     playwright_chord,
+    vet_navigation,
 )
 from tools.settle import GrayFrame, SettleSettings, wait_until_stable
 
@@ -458,13 +459,12 @@ class PhoneExecutor:
         self._events.append(f"new tab opened: {page.url}")
 
     def _route(self, route: Route) -> None:
-        request = route.request
-        reason = self._url_guard(request.url) if self._url_guard and request.is_navigation_request() else None
-        if reason is None:
+        """Vet navigations and their first redirect hop as the browser does."""
+        if self._url_guard is None:
             route.fallback()
             return
-        self._events.append(f"navigation to {request.url} blocked: {reason}")
-        route.abort("blockedbyclient")
+        vet_navigation(route, self._url_guard,
+                       lambda url, reason: self._events.append(f"navigation to {url} blocked: {reason}"))
 
     def _title(self) -> str | None:
         try:
