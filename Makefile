@@ -38,8 +38,8 @@ demo: setup-browser
 		--url scenarios/demo/signup.html --model scripted:scenarios/demo/signup_replies.json --out runs
 
 lint: setup-all
-	$(VENV)/bin/ruff check agent tools models scenarios tests bench
-	$(VENV)/bin/mypy
+	$(VENV)/bin/ruff check screenpilot agent tools models scenarios tests bench setup.py
+	scripts/typecheck.sh
 
 ## Run the whole test suite (lint and type checks first).
 test: setup-all tiny-model lint

@@ -1,7 +1,8 @@
-"""screenpilot's agent package: actions, the loop, trajectories and the CLI.
+"""The agent: the shared vocabulary at this root, the machinery in subpackages.
 
-Kept deliberately light: importing ``agent`` (or the value-type modules ``agent.actions``,
-``agent.keys``, ``agent.frame`` and ``agent.errors``) pulls in no loop, CLI, browser or model.
+The modules here (``actions``, ``errors``, ``frame``, ``keys``, ``android_keys``) are the value types that
+``screenpilot.tools`` and ``screenpilot.models`` may import; they import nothing else of ours, and importing
+this package pulls in no loop, CLI, browser or model. Subpackages: ``run`` (loop, settings, trajectory),
+``safety`` (policy, gate, secrets), ``scenario`` (files, checks, runner, replay), ``evaluation``, ``reports``,
+``calibration`` and ``cli``.
 """
-
-__version__ = "0.1.0"

@@ -8,7 +8,7 @@ actions in *model space*; :func:`map_points` turns them into *screen space* for 
 Executors dispatch with ``match``; ``assert_never`` in the fallback makes a missing case a type
 error in mypy rather than a silent no-op. The phone-only types (:data:`PHONE_ACTIONS`: long press,
 swipe, system buttons, Android key events, opening apps) are refused by the browser and desktop
-executors with an :class:`~agent.errors.ActionFailedError`.
+executors with an :class:`~screenpilot.agent.errors.ActionFailedError`.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ class TypeText:
 class PressKeys:
     """Press ``keys`` in order and release them in reverse order (a chord such as ctrl+c).
 
-    Names are canonical (see :mod:`agent.keys`): ``ctrl``, ``shift``, ``alt``, ``meta``,
+    Names are canonical (see :mod:`screenpilot.agent.keys`): ``ctrl``, ``shift``, ``alt``, ``meta``,
     ``enter``, ``pagedown``, ``f5``, single characters and so on.
     """
 

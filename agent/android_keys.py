@@ -2,7 +2,7 @@
 
 Phone models name keys the way ``adb shell input keyevent`` does (``volume_up``, ``power``,
 ``KEYCODE_ENTER``). :func:`normalize_android_key` turns such a name into the canonical
-``KEYCODE_`` form (upper case, prefix included) that :class:`agent.actions.AndroidKey` carries,
+``KEYCODE_`` form (upper case, prefix included) that :class:`screenpilot.agent.actions.AndroidKey` carries,
 or None for a name that is not a key event we know. Executors map canonical names onward
 (``adb`` passes them through; the emulated phone maps a few onto keyboard keys).
 

@@ -45,9 +45,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from models.local import FirstTokenClock, prepare_inputs  # noqa: E402
-from models.resize import MAX_PIXELS, MIN_PIXELS, model_size_for, resize_image  # noqa: E402
-from models.tiny import build_tiny_qwen25_vl  # noqa: E402
+from screenpilot.models.backends.local import FirstTokenClock, prepare_inputs  # noqa: E402
+from screenpilot.models.resize import MAX_PIXELS, MIN_PIXELS, model_size_for, resize_image  # noqa: E402
+from screenpilot.models.tiny import build_tiny_qwen25_vl  # noqa: E402
 
 #: Published config.json values of Qwen/Qwen2.5-VL-7B-Instruct (flat, as on the hub).
 QWEN25_VL_7B_CONFIG: dict[str, Any] = {

@@ -41,8 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from agent.actions import Action, Click, Navigate, Point, PressKeys, TypeText  # noqa: E402
-from tools.base import Executor  # noqa: E402
+from screenpilot.agent.actions import Action, Click, Navigate, Point, PressKeys, TypeText  # noqa: E402
+from screenpilot.tools.base import Executor  # noqa: E402
 
 APPS = ROOT / "tests" / "tools" / "apps"
 STATIC_TARGET = Point(250, 60)  # the red pad: handles clicks, never redraws
@@ -72,7 +72,7 @@ State = Callable[[], dict[str, Any]]
 @contextmanager
 def desktop_side(size: tuple[int, int], state_dir: Path) -> Iterator[tuple[Executor, State]]:
     """The Tk test app on a private Xvfb; yields the executor and a reader of the app's state."""
-    from tools.desktop import DesktopSettings, open_desktop
+    from screenpilot.tools.x11.desktop import DesktopSettings, open_desktop
 
     state_path = state_dir / "tk_state.json"
     launch = [[sys.executable, str(APPS / "tk_app.py"), str(state_path)]]
@@ -98,7 +98,7 @@ def desktop_side(size: tuple[int, int], state_dir: Path) -> Iterator[tuple[Execu
 @contextmanager
 def browser_side(size: tuple[int, int]) -> Iterator[tuple[Executor, State]]:
     """The contract page in headless Chromium; yields the executor and a reader of its state."""
-    from tools.browser import BrowserExecutor, BrowserSettings
+    from screenpilot.tools.web.browser import BrowserExecutor, BrowserSettings
 
     executor = BrowserExecutor(BrowserSettings(viewport=size))
     try:
@@ -161,7 +161,7 @@ TYPING_TEXTS = {
 def typing_speeds(executor: Any, state: State, repeats: int = 3) -> list[dict[str, Any]]:
     """For each desktop typing backend and text: ms per character until TypeText returns
     (``send``) and until the Entry holds the text (``seen``), medians over ``repeats``."""
-    from tools.desktop import DesktopExecutor, DesktopSettings
+    from screenpilot.tools.x11.desktop import DesktopExecutor, DesktopSettings
 
     rows: list[dict[str, Any]] = []
     # xtest last: its spare-key bindings stay until close and would help xdotool find keys.

@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeAlias
 
 from PIL import Image
 
-from agent.actions import Action
+from screenpilot.agent.actions import Action
 
 Message: TypeAlias = dict[str, Any]
 
@@ -69,8 +69,8 @@ class ModelReply:
 class ModelBackend(Protocol):
     """A model that turns a request into reply text.
 
-    ``complete`` raises :class:`agent.errors.BackendError` when the model cannot be reached
-    or answers wrongly after any retries, and :class:`agent.errors.ScriptExhausted` when a
+    ``complete`` raises :class:`screenpilot.agent.errors.BackendError` when the model cannot be reached
+    or answers wrongly after any retries, and :class:`screenpilot.agent.errors.ScriptExhausted` when a
     scripted model has nothing left to say. ``describe()`` is recorded in ``run.json``.
     """
 
@@ -125,7 +125,7 @@ class PromptFormat(Protocol):
         ...
 
     def parse(self, text: str, model_size: tuple[int, int]) -> list[Action]:
-        """Actions in model space, in order; raises :class:`agent.errors.ModelError`."""
+        """Actions in model space, in order; raises :class:`screenpilot.agent.errors.ModelError`."""
         ...
 
     def to_screen(

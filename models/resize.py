@@ -18,8 +18,8 @@ import math
 
 from PIL import Image
 
-from agent.actions import Point
-from agent.errors import ConfigError
+from screenpilot.agent.actions import Point
+from screenpilot.agent.errors import ConfigError
 
 FACTOR: int = 28
 """Side granularity of Qwen2.5-VL images: ViT patch 14 times spatial merge 2."""
@@ -89,7 +89,7 @@ def smart_resize(
     scaled down by ``sqrt(h * w / max_pixels)`` and floored to multiples of ``factor``; if it
     falls below ``min_pixels`` both are scaled up and ceiled.
 
-    Raises :class:`agent.errors.ConfigError` for a non-positive side or factor, bounds with
+    Raises :class:`screenpilot.agent.errors.ConfigError` for a non-positive side or factor, bounds with
     ``min_pixels > max_pixels``, an aspect ratio above 200, or bounds so tight that a side
     would become 0 (where qwen-vl-utils would return an unusable size).
     """

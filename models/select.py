@@ -15,7 +15,7 @@ Accepted forms, checked in this order:
    - an existing model folder;
    - a hub id ``org/name``.
 
-Anything else is a :class:`agent.errors.ConfigError` listing these forms.
+Anything else is a :class:`screenpilot.agent.errors.ConfigError` listing these forms.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from agent.errors import ConfigError
-from models.base import ModelBackend
+from screenpilot.agent.errors import ConfigError
+from screenpilot.models.base import ModelBackend
 
 ALIASES: dict[str, str] = {
     "qwen2.5-vl": "Qwen/Qwen2.5-VL-7B-Instruct",
@@ -66,7 +66,7 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class LocalOptions:
-    """Options of :class:`models.local.LocalQwenBackend` (see there for meanings and units)."""
+    """Options of :class:`screenpilot.models.backends.local.LocalQwenBackend` (see there for meanings and units)."""
 
     device_map: str | None = "auto"
     dtype: str = "auto"
@@ -77,7 +77,7 @@ class LocalOptions:
 
 @dataclass(frozen=True)
 class OpenAIOptions:
-    """Options of :class:`models.openai_compat.OpenAICompatBackend` (meanings and units there)."""
+    """Options of :class:`screenpilot.models.backends.openai_compat.OpenAICompatBackend` (meanings and units there)."""
 
     image_format: Literal["png", "jpeg"] = "png"
     jpeg_quality: int = 90
@@ -139,11 +139,11 @@ def build_backend(
     """
     parsed = parse_model_spec(spec, api_base=api_base)
     if parsed.kind == "scripted":
-        from models.scripted import ScriptedModel
+        from screenpilot.models.backends.scripted import ScriptedModel
 
         return ScriptedModel.from_file(parsed.target)
     if parsed.kind == "openai":
-        from models.openai_compat import OpenAICompatBackend
+        from screenpilot.models.backends.openai_compat import OpenAICompatBackend
 
         options = remote or OpenAIOptions()
         return OpenAICompatBackend(
@@ -158,7 +158,7 @@ def build_backend(
             max_tokens=options.max_tokens,
             temperature=options.temperature,
         )
-    from models.local import LocalQwenBackend
+    from screenpilot.models.backends.local import LocalQwenBackend
 
     settings = local or LocalOptions()
     return LocalQwenBackend(

@@ -31,7 +31,7 @@ The weights are random: the model's replies are arbitrary tokens. Use it to chec
 counts, loading and error handling, never text. The folder is written by the installed
 transformers version; load it with the same major version.
 
-Command line: ``python -m models.tiny DIR`` builds into DIR and prints the build time and size.
+Command line: ``python -m screenpilot.models.tiny DIR`` builds into DIR and prints the build time and size.
 """
 
 from __future__ import annotations
@@ -610,8 +610,8 @@ def folder_size_bytes(folder: Path) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m models.tiny DIR [--seed N] [--family F]``: build a tiny model, print time and size."""
-    parser = argparse.ArgumentParser(prog="python -m models.tiny", description=main.__doc__)
+    """``python -m screenpilot.models.tiny DIR [--seed N] [--family F]``: build a tiny model, print time and size."""
+    parser = argparse.ArgumentParser(prog="python -m screenpilot.models.tiny", description=main.__doc__)
     parser.add_argument("out_dir", type=Path, help="folder to write the model into")
     parser.add_argument("--seed", type=int, default=0, help="weight initialisation seed")
     parser.add_argument("--family", choices=FAMILIES, default="qwen2.5-vl", help="model family (default qwen2.5-vl)")

@@ -4,9 +4,9 @@
 Serves the bundled ``phone`` site (a shopping list), opens it on the emulated Pixel 7 (the same phone
 executor runs use), and walks the plan below: for a touch it reads the target element's box
 from the page, takes a point at given fractions of the box, converts it from client CSS px to
-the screenshot's device px (:func:`tools.phone.client_to_device`), maps that to model space for
-the default image budget (:func:`models.resize.screen_to_model`), checks the point maps back
-inside the element, writes the reply with :func:`models.qwen25_mobile.format_call` and carries
+the screenshot's device px (:func:`screenpilot.tools.web.phone.client_to_device`), maps that to model space for
+the default image budget (:func:`screenpilot.models.resize.screen_to_model`), checks the point maps back
+inside the element, writes the reply with :func:`screenpilot.models.formats.qwen25_mobile.format_call` and carries
 the action out, so every later target is read from the page the replay will see.
 
 Usage::
@@ -26,11 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent.actions import Action, Click, LongPress, Point, Swipe, SystemButton, Terminate, TypeText  # noqa: E402
-from agent.site_server import SiteServer  # noqa: E402
-from models.qwen25_mobile import format_call, to_screen  # noqa: E402
-from models.resize import model_size_for, model_to_screen, screen_to_model  # noqa: E402
-from tools.phone import PhoneExecutor, PhoneSettings, client_to_device  # noqa: E402
+from screenpilot.agent.actions import Action, Click, LongPress, Point, Swipe, SystemButton, Terminate, TypeText  # noqa: E402
+from screenpilot.agent.scenario.site_server import SiteServer  # noqa: E402
+from screenpilot.models.formats.qwen25_mobile import format_call, to_screen  # noqa: E402
+from screenpilot.models.resize import model_size_for, model_to_screen, screen_to_model  # noqa: E402
+from screenpilot.tools.web.phone import PhoneExecutor, PhoneSettings, client_to_device  # noqa: E402
 
 SITE = ROOT / "scenarios" / "sites" / "phone"
 OUT = ROOT / "scenarios" / "replies" / "phone_groceries.json"

@@ -4,9 +4,9 @@
 For each scenario with a plan below, the script serves its site, opens it in the real browser
 executor (the same one runs use), runs the scenario's setup, then walks the plan: for a click it
 reads the target element's box from the page, takes its centre (or a point at given fractions of
-the box) in screen pixels, maps it to model space with :func:`models.resize.screen_to_model` for
+the box) in screen pixels, maps it to model space with :func:`screenpilot.models.resize.screen_to_model` for
 the default image budget, checks the point maps back inside the element, writes the reply with
-:func:`models.qwen25.format_call` and carries the action out so the next target is read from
+:func:`screenpilot.models.formats.qwen25.format_call` and carries the action out so the next target is read from
 the page state the replay will see. The replies go to ``scenarios/replies/<id>.json``.
 
 Usage::
@@ -26,12 +26,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent.actions import Action, Click, Point, PressKeys, Terminate, TypeText  # noqa: E402
-from agent.scenario import load_scenario  # noqa: E402
-from agent.scenario_runner import EpisodeOptions, open_environment, run_setup  # noqa: E402
-from agent.settings import PromptSettings  # noqa: E402
-from models.qwen25 import format_call  # noqa: E402
-from models.resize import model_size_for, model_to_screen, screen_to_model  # noqa: E402
+from screenpilot.agent.actions import Action, Click, Point, PressKeys, Terminate, TypeText  # noqa: E402
+from screenpilot.agent.scenario.spec import load_scenario  # noqa: E402
+from screenpilot.agent.scenario.runner import EpisodeOptions, open_environment, run_setup  # noqa: E402
+from screenpilot.agent.run.settings import PromptSettings  # noqa: E402
+from screenpilot.models.formats.qwen25 import format_call  # noqa: E402
+from screenpilot.models.resize import model_size_for, model_to_screen, screen_to_model  # noqa: E402
 
 SCENARIOS = ROOT / "scenarios"
 

@@ -30,7 +30,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny random Qwen2.5-VL folder: ``$SCREENPILOT_TINY_MODEL`` when it holds one (``make
     test`` builds it in set-up), else built once per test session."""
-    from models.tiny import build_tiny_qwen25_vl
+    from screenpilot.models.tiny import build_tiny_qwen25_vl
 
     prebuilt = os.environ.get("SCREENPILOT_TINY_MODEL")
     if prebuilt and (Path(prebuilt) / "config.json").is_file():

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from agent.actions import Action
-from agent.frame import Frame
+from screenpilot.agent.actions import Action
+from screenpilot.agent.frame import Frame
 
 
 class Executor(Protocol):
@@ -17,9 +17,9 @@ class Executor(Protocol):
 
     ``screenshot()`` returns a :class:`Frame` whose image is ``size`` (width, height) pixels.
     ``execute(action)`` carries out one screen-space action; it raises
-    :class:`agent.errors.ExecutorError` when the screen can no longer be driven and
-    :class:`agent.errors.ActionFailedError` for a failure the model can fix. It does not
-    handle :class:`agent.actions.Terminate` or :class:`agent.actions.AskUser` (the loop does).
+    :class:`screenpilot.agent.errors.ExecutorError` when the screen can no longer be driven and
+    :class:`screenpilot.agent.errors.ActionFailedError` for a failure the model can fix. It does not
+    handle :class:`screenpilot.agent.actions.Terminate` or :class:`screenpilot.agent.actions.AskUser` (the loop does).
     ``settle()`` waits until the screen stops changing after an action (bounded), returning
     the seconds spent. ``close()`` releases everything the executor started; it is idempotent.
     """

@@ -2,7 +2,8 @@
 
 For tests of the loop and for users who want to see what an agent *would* do: it returns
 a plain synthetic screenshot of a fixed size and keeps every action it was asked to execute.
-It is a test double, not a screen: use :mod:`tools.browser` or :mod:`tools.desktop` for real work.
+It is a test double, not a screen: use :mod:`screenpilot.tools.web.browser` or
+:mod:`screenpilot.tools.x11.desktop` for real work.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from collections.abc import Callable
 
 from PIL import Image
 
-from agent.actions import Action
-from agent.errors import ExecutorError
-from agent.frame import Frame
+from screenpilot.agent.actions import Action
+from screenpilot.agent.errors import ExecutorError
+from screenpilot.agent.frame import Frame
 
 
 class RecordingExecutor:

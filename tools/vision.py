@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from agent.errors import ConfigError
+from screenpilot.agent.errors import ConfigError
 
 ImageLike: TypeAlias = "Image.Image | np.ndarray"
 Box: TypeAlias = tuple[int, int, int, int]

@@ -4,7 +4,7 @@ Standalone (standard library only) so it can run on any X display as a plain pro
 
     python tk_targets.py LAYOUT.json STATUS.json [--x X --y Y]
 
-``LAYOUT.json`` is what :func:`agent.calibration_layout.layout_json` writes: ``{"width",
+``LAYOUT.json`` is what :func:`screenpilot.agent.calibration.layout.layout_json` writes: ``{"width",
 "height", "targets": [{"number", "kind", "label", "x", "y", "width", "height"}]}`` with target
 centres in pixels relative to the window. The window is ``width`` x ``height`` pixels, placed
 at root position (X, Y) (default 0, 0), without decorations (override-redirect), so window

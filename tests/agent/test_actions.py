@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.actions import (
+from screenpilot.agent.actions import (
     AskUser,
     Click,
     Drag,
@@ -22,7 +22,7 @@ from agent.actions import (
     map_points,
     to_json,
 )
-from agent.keys import normalize_key, split_chord
+from screenpilot.agent.keys import normalize_key, split_chord
 
 ALL_ACTIONS = [
     Click(), Click(Point(3, 4), "right", 2), MoveTo(Point(1, 2)), Drag(Point(5, 6)), Drag(Point(5, 6), Point(1, 1)),

@@ -7,7 +7,7 @@ import math
 import pytest
 from PIL import Image
 
-from agent.actions import (
+from screenpilot.agent.actions import (
     Action,
     Click,
     Drag,
@@ -22,7 +22,7 @@ from agent.actions import (
     Wait,
     to_json,
 )
-from agent.annotate import (
+from screenpilot.agent.reports.annotate import (
     CLICK_COLOUR,
     DRAG_COLOUR,
     MOVE_COLOUR,

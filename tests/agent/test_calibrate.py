@@ -18,8 +18,8 @@ import pytest
 from PIL import Image
 from rich.console import Console
 
-from agent.actions import Point
-from agent.calibrate import (
+from screenpilot.agent.actions import Point
+from screenpilot.agent.calibration.calibrate import (
     CalibrationReport,
     TargetResult,
     quick_calibration_ok,
@@ -27,23 +27,35 @@ from agent.calibrate import (
     summarise,
     write_outputs,
 )
-from agent.calibration_fit import COMMON_BOUNDS, diagnose, error_stats, fit_axis, fit_clicks, resize_candidates
-from agent.calibration_layout import CIRCLE_DIAMETERS_PX, Target, layout_targets
-from agent.calibration_oracle import (
+from screenpilot.agent.calibration.fit import (
+    COMMON_BOUNDS,
+    diagnose,
+    error_stats,
+    fit_axis,
+    fit_clicks,
+    resize_candidates,
+)
+from screenpilot.agent.calibration.layout import CIRCLE_DIAMETERS_PX, Target, layout_targets
+from screenpilot.agent.calibration.oracle import (
     OracleFault,
     oracle_model,
     oracle_model_xy,
     oracle_replies,
     server_resized_size,
 )
-from agent.calibration_request import check_request_size
-from agent.calibration_surfaces import BrowserSurface, DesktopSurface, open_browser_surface, open_desktop_surface
-from agent.cli import main
-from agent.settings import BrowserTarget, DesktopTarget, ModelSettings, PromptSettings
-from models.openai_compat import OpenAICompatBackend
-from models.qwen25 import Qwen25Format
-from models.resize import FAST_MAX_PIXELS, model_size_for, model_to_screen
-from models.scripted import ScriptedModel
+from screenpilot.agent.calibration.request import check_request_size
+from screenpilot.agent.calibration.surfaces import (
+    BrowserSurface,
+    DesktopSurface,
+    open_browser_surface,
+    open_desktop_surface,
+)
+from screenpilot.agent.cli.main import main
+from screenpilot.agent.run.settings import BrowserTarget, DesktopTarget, ModelSettings, PromptSettings
+from screenpilot.models.backends.openai_compat import OpenAICompatBackend
+from screenpilot.models.backends.scripted import ScriptedModel
+from screenpilot.models.formats.qwen25 import Qwen25Format
+from screenpilot.models.resize import FAST_MAX_PIXELS, model_size_for, model_to_screen
 
 BROWSER_PROMPT = Qwen25Format(browser_actions=True)
 DESKTOP_PROMPT = Qwen25Format()
@@ -190,7 +202,7 @@ def test_scripted_backend_is_skipped() -> None:
 
 @pytest.mark.slow
 def test_local_processor_grid_matches_the_advertised_size(tiny_model_dir: Path) -> None:
-    from models.local import LocalQwenBackend
+    from screenpilot.models.backends.local import LocalQwenBackend
 
     backend = LocalQwenBackend(tiny_model_dir, device_map=None, max_new_tokens=4)
     try:
@@ -323,10 +335,10 @@ def test_cli_rejects_mixed_browser_and_desktop_options(tmp_path: Path) -> None:
 def test_eval_calibrate_flag_refuses_to_start_on_a_fault(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import argparse
 
-    import agent.calibrate
-    from agent.cli import build_parser
-    from agent.cli_scenarios import _calibrate_first
-    from agent.errors import ConfigError
+    import screenpilot.agent.calibration.calibrate
+    from screenpilot.agent.cli.main import build_parser
+    from screenpilot.agent.cli.scenarios import _calibrate_first
+    from screenpilot.agent.errors import ConfigError
 
     args = build_parser().parse_args(["eval", "suite", "--out", str(tmp_path), "--calibrate", "--model", "qwen"])
     assert args.calibrate
@@ -336,7 +348,7 @@ def test_eval_calibrate_flag_refuses_to_start_on_a_fault(monkeypatch: pytest.Mon
         seen.append(target)
         return False, "Constant offset: clicks land (+0.0, +85.0) px away"
 
-    monkeypatch.setattr(agent.calibrate, "quick_calibration_ok", faulty)
+    monkeypatch.setattr(screenpilot.agent.calibration.calibrate, "quick_calibration_ok", faulty)
     settings = argparse.Namespace(out_dir=tmp_path, base=argparse.Namespace(prompt=PromptSettings()))
     with pytest.raises(ConfigError, match="Constant offset"):
         _calibrate_first(args, settings, Console(file=io.StringIO()))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from agent.calibration_fit import diagnose, error_stats, fit_clicks
-from models.formats import make_format
+from screenpilot.agent.calibration.fit import diagnose, error_stats, fit_clicks
+from screenpilot.models.formats.registry import make_format
 
 SCREEN = (1280, 720)
 TARGETS = [(x, y) for x in (100, 400, 700, 1000) for y in (80, 300, 520)]

@@ -12,8 +12,15 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from agent.checks import CheckContext, fuzzy_equal, normalize_text, parse_json_answer, run_check, values_equal
-from agent.scenario import (
+from screenpilot.agent.scenario.checks import (
+    CheckContext,
+    fuzzy_equal,
+    normalize_text,
+    parse_json_answer,
+    run_check,
+    values_equal,
+)
+from screenpilot.agent.scenario.spec import (
     AnswerCheck,
     FileCheck,
     JsCheck,
@@ -144,7 +151,7 @@ def test_comparison_helpers() -> None:
 @pytest.mark.skipif(shutil.which("Xvfb") is None or shutil.which("xterm") is None or shutil.which("xdotool") is None,
                     reason="needs Xvfb, xterm and xdotool (apt-get install xvfb xauth xterm xdotool)")
 def test_window_title_check_on_a_virtual_display() -> None:
-    from tools.xvfb import VirtualDisplay
+    from screenpilot.tools.x11.xvfb import VirtualDisplay
 
     with VirtualDisplay(640, 480) as display:
         display.launch(["xterm", "-T", "Budget 2024 - Editor"])

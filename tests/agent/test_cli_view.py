@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from agent.annotate import CLICK_COLOUR
-from agent.cli import main
-from agent.live import LiveScreenshotObserver
-from agent.loop import Agent, RunResult, StepRecord
-from models.qwen25 import Qwen25Format
-from models.scripted import ScriptedModel
+from screenpilot.agent.cli.main import main
+from screenpilot.agent.reports.annotate import CLICK_COLOUR
+from screenpilot.agent.reports.live import LiveScreenshotObserver
+from screenpilot.agent.run.loop import Agent, RunResult, StepRecord
+from screenpilot.models.backends.scripted import ScriptedModel
+from screenpilot.models.formats.qwen25 import Qwen25Format
+from screenpilot.tools.recording import RecordingExecutor
 from tests.agent.test_eval_report import OUTCOMES_A, OUTCOMES_B
 from tests.agent.view_fixtures import (
     BROWSER_REPLIES,
@@ -27,7 +28,6 @@ from tests.agent.view_fixtures import (
     parse_page,
     shared_browser_run,
 )
-from tools.recording import RecordingExecutor
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ from urllib.parse import unquote
 import pytest
 from rich.console import Console
 
-from agent.compare import compare_evals, print_comparison, write_comparison_report
-from agent.eval_report import load_eval, phase_totals, wilson_interval, write_eval_report
-from agent.svg import bin_counts, bin_edges, histogram, stacked_bar
+from screenpilot.agent.evaluation.compare import compare_evals, print_comparison, write_comparison_report
+from screenpilot.agent.evaluation.report import load_eval, phase_totals, wilson_interval, write_eval_report
+from screenpilot.agent.reports.svg import bin_counts, bin_edges, histogram, stacked_bar
 from tests.agent.view_fixtures import make_eval_dir, parse_page
 
 # A: click-button 2/3, type-name 2/2, drag-box (no seed) 0/1, only-a 1/1

@@ -10,12 +10,19 @@ from typing import Any
 
 import pytest
 
-from agent.actions import Click, Point, Terminate
-from agent.cli import main
-from agent.errors import ConfigError
-from agent.evaluate import EvalSettings, parse_seeds, prepare, run_jobs, summarize, wilson_interval
-from models.qwen25 import format_call
-from scenarios import SCENARIOS_DIR
+from screenpilot.agent.actions import Click, Point, Terminate
+from screenpilot.agent.cli.main import main
+from screenpilot.agent.errors import ConfigError
+from screenpilot.agent.evaluation.evaluate import (
+    EvalSettings,
+    parse_seeds,
+    prepare,
+    run_jobs,
+    summarize,
+    wilson_interval,
+)
+from screenpilot.models.formats.qwen25 import format_call
+from screenpilot.scenarios import SCENARIOS_DIR
 
 needs_chromium = pytest.mark.skipif(shutil.which("chromium") is None and not Path("/usr/bin/chromium").exists(),
                                     reason="needs Chromium (apt-get install chromium)")

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from agent.actions import Click, Point, PressKeys, Terminate, TypeText
-from agent.errors import ActionFailedError, ExecutorError
-from agent.loop import Agent, LoopLimits, RunResult, StepRecord
-from agent.policy import Verdict
-from models.qwen25 import Qwen25Format
-from models.scripted import ScriptedModel
-from tools.recording import RecordingExecutor
+from screenpilot.agent.actions import Click, Point, PressKeys, Terminate, TypeText
+from screenpilot.agent.errors import ActionFailedError, ExecutorError
+from screenpilot.agent.run.loop import Agent, LoopLimits, RunResult, StepRecord
+from screenpilot.agent.safety.policy import Verdict
+from screenpilot.models.backends.scripted import ScriptedModel
+from screenpilot.models.formats.qwen25 import Qwen25Format
+from screenpilot.tools.recording import RecordingExecutor
 
 
 def call(**arguments: object) -> str:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.actions import Click, Point, Scroll, TypeText
-from agent.errors import ConfigError
-from agent.miniwob import (
+from screenpilot.agent.actions import Click, Point, Scroll, TypeText
+from screenpilot.agent.errors import ConfigError
+from screenpilot.agent.evaluation.miniwob import (
     TASK_REGION_VIEWPORT_PX,
     CroppedExecutor,
     MiniWobOptions,
@@ -20,11 +20,11 @@ from agent.miniwob import (
     start_episode,
     task_url,
 )
-from agent.scenario_runner import EpisodeOptions
-from agent.settings import BrowserTarget, ModelSettings
-from models.qwen25 import Qwen25Format, format_call
-from models.resize import screen_to_model
-from tools.recording import RecordingExecutor
+from screenpilot.agent.run.settings import BrowserTarget, ModelSettings
+from screenpilot.agent.scenario.runner import EpisodeOptions
+from screenpilot.models.formats.qwen25 import Qwen25Format, format_call
+from screenpilot.models.resize import screen_to_model
+from screenpilot.tools.recording import RecordingExecutor
 
 pytest.importorskip("miniwob", reason="pip install miniwob")
 needs_chromium = pytest.mark.skipif(shutil.which("chromium") is None and not Path("/usr/bin/chromium").exists(),
@@ -58,7 +58,7 @@ def test_cropped_executor_maps_crop_pixels_to_the_viewport() -> None:
 def _right_click_replies(tmp_path: Path, zoom: int | None) -> Path:
     """Open click-button at SEED, find the button the utterance asks for, and write a reply
     clicking its centre in model space (through the crop when ``zoom`` is given)."""
-    from agent.runner import open_executor
+    from screenpilot.agent.run.runner import open_executor
 
     with open_executor(BrowserTarget(url=task_url("click-button"))) as browser:
         page = browser.page  # type: ignore[attr-defined]
@@ -94,7 +94,7 @@ def test_scripted_right_click_scores_one(tmp_path: Path, zoom: int | None) -> No
 
 @needs_chromium
 def test_wrong_click_fails_and_timer_is_lengthened(tmp_path: Path) -> None:
-    from agent.runner import open_executor
+    from screenpilot.agent.run.runner import open_executor
 
     with open_executor(BrowserTarget(url=task_url("click-button"))) as browser:
         page = browser.page  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.actions import (
+from screenpilot.agent.actions import (
     AndroidKey,
     Click,
     LongPress,
@@ -23,14 +23,14 @@ from agent.actions import (
     map_points,
     to_json,
 )
-from agent.cli import build_parser, main, settings_from_args
-from agent.errors import ConfigError
-from agent.runner import build_prompt_format, target_kind
-from agent.settings import AdbTarget, BrowserTarget, ModelSettings, PhoneTarget, PromptSettings
-from models.qwen25_mobile import NAME as MOBILE
-from models.qwen25_mobile import Qwen25MobileFormat, format_calls
-from models.resize import model_size_for, screen_to_model
-from tools.browser import find_chromium
+from screenpilot.agent.cli.main import build_parser, main, settings_from_args
+from screenpilot.agent.errors import ConfigError
+from screenpilot.agent.run.runner import build_prompt_format, target_kind
+from screenpilot.agent.run.settings import AdbTarget, BrowserTarget, ModelSettings, PhoneTarget, PromptSettings
+from screenpilot.models.formats.qwen25_mobile import NAME as MOBILE
+from screenpilot.models.formats.qwen25_mobile import Qwen25MobileFormat, format_calls
+from screenpilot.models.resize import model_size_for, screen_to_model
+from screenpilot.tools.web.browser import find_chromium
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"
 
@@ -122,8 +122,8 @@ def test_run_on_an_emulated_phone_end_to_end(tmp_path: Path) -> None:
 def test_the_safety_gate_covers_phone_gestures() -> None:
     from PIL import Image
 
-    from agent.frame import Frame
-    from agent.safety import Confirmer, PolicyConfig, Region, SafetyPolicy
+    from screenpilot.agent.frame import Frame
+    from screenpilot.agent.safety.gate import Confirmer, PolicyConfig, Region, SafetyPolicy
 
     frame = Frame(Image.new("RGB", (1082, 2202)), taken_at=0.0)
     blocked = SafetyPolicy(PolicyConfig(blocked_regions=(Region(0, 0, 100, 100),)), executor_kind="phone")
@@ -136,8 +136,8 @@ def test_the_safety_gate_covers_phone_gestures() -> None:
 
 
 def test_phone_scenario_loads_and_phone_excludes_viewport(tmp_path: Path) -> None:
-    from agent.scenario import BrowserEnvironment, ScenarioError, load_scenario
-    from scenarios import SCENARIOS_DIR
+    from screenpilot.agent.scenario.spec import BrowserEnvironment, ScenarioError, load_scenario
+    from screenpilot.scenarios import SCENARIOS_DIR
 
     spec = load_scenario(SCENARIOS_DIR / "phone_groceries.yaml")
     assert isinstance(spec.environment, BrowserEnvironment) and spec.environment.phone == "pixel-7"
@@ -150,9 +150,9 @@ def test_phone_scenario_loads_and_phone_excludes_viewport(tmp_path: Path) -> Non
 
 @pytest.mark.skipif(_chromium_missing(), reason="no Chromium: apt-get install chromium")
 def test_bundled_phone_scenario_passes_with_its_scripted_replies(tmp_path: Path) -> None:
-    from agent.scenario import load_scenario
-    from agent.scenario_runner import EpisodeOptions, run_scenario
-    from scenarios import SCENARIOS_DIR
+    from screenpilot.agent.scenario.runner import EpisodeOptions, run_scenario
+    from screenpilot.agent.scenario.spec import load_scenario
+    from screenpilot.scenarios import SCENARIOS_DIR
 
     episode = run_scenario(load_scenario(SCENARIOS_DIR / "phone_groceries.yaml"), EpisodeOptions(out_dir=tmp_path))
     assert episode.success, episode.failure

@@ -12,10 +12,14 @@ import pytest
 import yaml
 from PIL import Image
 
-from agent.actions import Click, Drag, Point, PressKeys, Scroll, Terminate, TypeText, Wait, to_json
-from agent.cli import main
-from agent.replay import Lookup, LostAnchor, ReplayFormat, fallback_note, reply_text
-from agent.scenario import (
+from screenpilot.agent.actions import Click, Drag, Point, PressKeys, Scroll, Terminate, TypeText, Wait, to_json
+from screenpilot.agent.cli.main import main
+from screenpilot.agent.run.settings import ModelSettings
+from screenpilot.agent.run.trajectory import read_run, read_steps
+from screenpilot.agent.scenario.replay import Lookup, LostAnchor, ReplayFormat, fallback_note, reply_text
+from screenpilot.agent.scenario.runner import EpisodeOptions, run_scenario
+from screenpilot.agent.scenario.script import executed_actions, relative_url, script_from_run
+from screenpilot.agent.scenario.spec import (
     DragStep,
     ImageTarget,
     KeyStep,
@@ -28,14 +32,10 @@ from agent.scenario import (
     TextTarget,
     load_scenario,
 )
-from agent.scenario_runner import EpisodeOptions, run_scenario
-from agent.script import executed_actions, relative_url, script_from_run
-from agent.settings import ModelSettings
-from agent.trajectory import read_run, read_steps
-from models.qwen25 import Qwen25Format, format_call
-from models.resize import screen_to_model
-from scenarios import SCENARIOS_DIR
-from tools.vision import Match
+from screenpilot.models.formats.qwen25 import Qwen25Format, format_call
+from screenpilot.models.resize import screen_to_model
+from screenpilot.scenarios import SCENARIOS_DIR
+from screenpilot.tools.vision import Match
 
 needs_chromium = pytest.mark.skipif(shutil.which("chromium") is None and not Path("/usr/bin/chromium").exists(),
                                     reason="needs Chromium (apt-get install chromium)")

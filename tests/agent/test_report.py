@@ -11,11 +11,11 @@ import cv2
 import pytest
 from PIL import Image
 
-from agent.actions import Click
-from agent.annotate import CLICK_COLOUR, actions_from_json
-from agent.media import run_frames, write_gif, write_video
-from agent.report import load_run, write_run_report
-from agent.trajectory import read_run, read_steps
+from screenpilot.agent.actions import Click
+from screenpilot.agent.reports.annotate import CLICK_COLOUR, actions_from_json
+from screenpilot.agent.reports.media import run_frames, write_gif, write_video
+from screenpilot.agent.reports.run_report import load_run, write_run_report
+from screenpilot.agent.run.trajectory import read_run, read_steps
 from tests.agent.view_fixtures import (
     BROWSER_REPLIES,
     TASK,

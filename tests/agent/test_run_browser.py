@@ -20,16 +20,16 @@ from pathlib import Path
 import psutil
 import pytest
 
-from agent.actions import Click, Point
-from agent.cli import main
-from agent.loop import Agent, LoopLimits
-from agent.safety import PolicyConfig
-from agent.secret_values import Secret, SecretStore
-from agent.trajectory import TrajectoryWriter, new_run_dir, read_run, read_steps
-from models.qwen25 import Qwen25Format, format_call
-from models.resize import screen_to_model
-from models.scripted import ScriptedModel
-from tools.browser import BrowserExecutor, BrowserSettings
+from screenpilot.agent.actions import Click, Point
+from screenpilot.agent.cli.main import main
+from screenpilot.agent.run.loop import Agent, LoopLimits
+from screenpilot.agent.run.trajectory import TrajectoryWriter, new_run_dir, read_run, read_steps
+from screenpilot.agent.safety.gate import PolicyConfig
+from screenpilot.agent.safety.secrets import Secret, SecretStore
+from screenpilot.models.backends.scripted import ScriptedModel
+from screenpilot.models.formats.qwen25 import Qwen25Format, format_call
+from screenpilot.models.resize import screen_to_model
+from screenpilot.tools.web.browser import BrowserExecutor, BrowserSettings
 
 from .test_loop import call
 
@@ -40,7 +40,7 @@ DEMO_TASK = "Sign up for the newsletter as Ada Lovelace with the email ada@examp
 
 
 def screenpilot(*args: str, stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agent.cli", *args], cwd=ROOT, input=stdin, text=True,
+    return subprocess.run([sys.executable, "-m", "screenpilot", *args], cwd=ROOT, input=stdin, text=True,
                           capture_output=True, timeout=timeout, stdin=None if stdin is not None else subprocess.DEVNULL)
 
 
@@ -305,7 +305,7 @@ def slow_replies(tmp_path: Path, count: int = 200) -> Path:
 def start_run(tmp_path: Path) -> tuple[subprocess.Popen[str], Path]:
     out = tmp_path / "runs"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "agent.cli", "run", "wait a lot", "--url", str(DEMO / "signup.html"),
+        [sys.executable, "-m", "screenpilot", "run", "wait a lot", "--url", str(DEMO / "signup.html"),
          "--model", f"scripted:{slow_replies(tmp_path)}", "--out", str(out), "--max-steps", "200"],
         cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60

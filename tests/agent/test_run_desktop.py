@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.trajectory import read_run, read_steps
+from screenpilot.agent.run.trajectory import read_run, read_steps
 
 from .test_loop import call
 
@@ -29,7 +29,7 @@ def test_cli_types_a_command_into_xterm_that_creates_a_file(tmp_path: Path) -> N
     replies_file.write_text(json.dumps(replies))
     out = tmp_path / "runs"
     result = subprocess.run(
-        [sys.executable, "-m", "agent.cli", "run", "Create the file", "--desktop", "--virtual-display", "1280x720",
+        [sys.executable, "-m", "screenpilot", "run", "Create the file", "--desktop", "--virtual-display", "1280x720",
          "--launch", "xterm -geometry 100x30+0+0", "--model", f"scripted:{replies_file}", "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stderr

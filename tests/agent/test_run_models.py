@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from agent.trajectory import read_run, read_steps
+from screenpilot.agent.run.trajectory import read_run, read_steps
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "scenarios" / "demo" / "signup.html"
@@ -37,7 +37,7 @@ server.serve_forever()
 
 
 def screenpilot(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agent.cli", "run", *args], cwd=ROOT, text=True,
+    return subprocess.run([sys.executable, "-m", "screenpilot", "run", *args], cwd=ROOT, text=True,
                           capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
@@ -90,7 +90,7 @@ def test_server_killed_mid_run_gives_a_clear_error_and_a_complete_trajectory(tmp
     port = server.stdout.readline().strip()
     out = tmp_path / "runs"
     run = subprocess.Popen(
-        [sys.executable, "-m", "agent.cli", "run", "wait", "--url", str(PAGE), "--api-base",
+        [sys.executable, "-m", "screenpilot", "run", "wait", "--url", str(PAGE), "--api-base",
          f"http://127.0.0.1:{port}/v1", "--model", "served-model", "--retries", "2", "--timeout", "3",
          "--max-steps", "50", "--out", str(out)],
         cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.actions import Click, Navigate, Point, PressKeys, TypeText
-from agent.errors import ActionFailedError, ConfigError
-from agent.frame import Frame
-from agent.interrupts import StopFlag, graceful_interrupts
-from agent.loop import Agent, LoopLimits
-from agent.repeats import RepeatSettings
-from agent.safety import (
+from screenpilot.agent.actions import Click, Navigate, Point, PressKeys, TypeText
+from screenpilot.agent.errors import ActionFailedError, ConfigError
+from screenpilot.agent.frame import Frame
+from screenpilot.agent.run.interrupts import StopFlag, graceful_interrupts
+from screenpilot.agent.run.loop import Agent, LoopLimits
+from screenpilot.agent.run.repeats import RepeatSettings
+from screenpilot.agent.run.trajectory import TrajectoryWriter, new_run_dir
+from screenpilot.agent.safety.gate import (
     Confirmer,
     PolicyConfig,
     Region,
@@ -26,11 +27,10 @@ from agent.safety import (
     policy_from_mapping,
     url_verdict,
 )
-from agent.secret_values import Secret, SecretStore, load_secrets
-from agent.trajectory import TrajectoryWriter, new_run_dir
-from models.qwen25 import Qwen25Format
-from models.scripted import ScriptedModel
-from tools.recording import RecordingExecutor
+from screenpilot.agent.safety.secrets import Secret, SecretStore, load_secrets
+from screenpilot.models.backends.scripted import ScriptedModel
+from screenpilot.models.formats.qwen25 import Qwen25Format
+from screenpilot.tools.recording import RecordingExecutor
 
 from .test_loop import call
 

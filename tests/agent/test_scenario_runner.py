@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import main
-from agent.errors import ConfigError
-from agent.scenario import ScenarioError, load_scenario
-from agent.scenario_runner import EpisodeOptions, run_scenario
-from agent.trajectory import read_run, read_steps
-from scenarios import SCENARIOS_DIR
+from screenpilot.agent.cli.main import main
+from screenpilot.agent.errors import ConfigError
+from screenpilot.agent.run.trajectory import read_run, read_steps
+from screenpilot.agent.scenario.runner import EpisodeOptions, run_scenario
+from screenpilot.agent.scenario.spec import ScenarioError, load_scenario
+from screenpilot.scenarios import SCENARIOS_DIR
 
 pytestmark = pytest.mark.skipif(shutil.which("chromium") is None and not Path("/usr/bin/chromium").exists(),
                                 reason="needs Chromium (apt-get install chromium)")
@@ -117,9 +117,9 @@ def test_cli_scenario_run_and_list(tmp_path: Path, capsys: pytest.CaptureFixture
 @pytest.mark.skipif(any(shutil.which(tool) is None for tool in ("Xvfb", "xterm", "xdotool")),
                     reason="needs Xvfb, xterm and xdotool (apt-get install xvfb xauth xterm xdotool)")
 def test_desktop_scenario_types_into_a_terminal(tmp_path: Path) -> None:
-    from agent.actions import Click, Point, Terminate, TypeText, Wait
-    from models.qwen25 import Qwen25Format, format_call
-    from models.resize import screen_to_model
+    from screenpilot.agent.actions import Click, Point, Terminate, TypeText, Wait
+    from screenpilot.models.formats.qwen25 import Qwen25Format, format_call
+    from screenpilot.models.resize import screen_to_model
 
     screen = (640, 480)
     model_xy = screen_to_model(Point(120, 80), screen, Qwen25Format().model_size(screen))
@@ -147,7 +147,7 @@ def test_site_server_serves_a_folder_and_stops(tmp_path: Path) -> None:
     import urllib.error
     import urllib.request
 
-    from agent.site_server import SiteServer
+    from screenpilot.agent.scenario.site_server import SiteServer
 
     (tmp_path / "index.html").write_text("<p>hi</p>", encoding="utf-8")
     with SiteServer(tmp_path) as server:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.scenario import (
+from screenpilot.agent.scenario.spec import (
     AnswerCheck,
     BrowserEnvironment,
     DesktopEnvironment,
@@ -22,7 +22,7 @@ from agent.scenario import (
     load_scenario,
     scenario_files,
 )
-from scenarios import SCENARIOS_DIR
+from screenpilot.scenarios import SCENARIOS_DIR
 
 MINIMAL = """\
 instruction: Do the thing.

@@ -10,11 +10,11 @@ import sys
 import time
 from pathlib import Path
 
-from agent.loop import Agent, LoopLimits
-from agent.trajectory import TrajectoryWriter, new_run_dir, read_run, read_steps
-from models.qwen25 import Qwen25Format
-from models.scripted import ScriptedModel
-from tools.recording import RecordingExecutor
+from screenpilot.agent.run.loop import Agent, LoopLimits
+from screenpilot.agent.run.trajectory import TrajectoryWriter, new_run_dir, read_run, read_steps
+from screenpilot.models.backends.scripted import ScriptedModel
+from screenpilot.models.formats.qwen25 import Qwen25Format
+from screenpilot.tools.recording import RecordingExecutor
 
 from .test_loop import call
 
@@ -58,11 +58,11 @@ def test_torn_last_line_is_ignored(tmp_path: Path) -> None:
 KILL_SCRIPT = r"""
 import json, sys, time
 from pathlib import Path
-from agent.loop import Agent, LoopLimits
-from agent.trajectory import TrajectoryWriter
-from models.qwen25 import Qwen25Format
-from models.scripted import ScriptedModel
-from tools.recording import RecordingExecutor
+from screenpilot.agent.run.loop import Agent, LoopLimits
+from screenpilot.agent.run.trajectory import TrajectoryWriter
+from screenpilot.models.formats.qwen25 import Qwen25Format
+from screenpilot.models.backends.scripted import ScriptedModel
+from screenpilot.tools.recording import RecordingExecutor
 
 class SlowExecutor(RecordingExecutor):
     def execute(self, action):

@@ -1,6 +1,6 @@
 """Real recorded runs and evaluation folders for the report, GIF, evaluation-page and CLI tests.
 
-Runs are produced the way users produce them: :class:`agent.loop.Agent` with a scripted model,
+Runs are produced the way users produce them: :class:`screenpilot.agent.run.loop.Agent` with a scripted model,
 the Qwen2.5-VL prompt format and a real executor (headless Chromium on ``tests/pages/report_page.html``,
 or the recording executor where only the folder's shape matters), written by TrajectoryWriter.
 """
@@ -19,11 +19,11 @@ from typing import Any
 
 from PIL import Image, ImageSequence
 
-from agent.loop import Agent, RunResult
-from agent.trajectory import TrajectoryWriter, read_run, read_steps
-from models.qwen25 import Qwen25Format
-from models.scripted import ScriptedModel
-from tools.recording import RecordingExecutor
+from screenpilot.agent.run.loop import Agent, RunResult
+from screenpilot.agent.run.trajectory import TrajectoryWriter, read_run, read_steps
+from screenpilot.models.backends.scripted import ScriptedModel
+from screenpilot.models.formats.qwen25 import Qwen25Format
+from screenpilot.tools.recording import RecordingExecutor
 
 PAGE = Path(__file__).resolve().parents[1] / "pages" / "report_page.html"
 VIEWPORT = (1280, 720)
@@ -62,7 +62,7 @@ def record_run(run_dir: Path, replies: Sequence[str], executor: Any, task: str =
 
 def browser_run(run_dir: Path, replies: Sequence[str] = tuple(BROWSER_REPLIES), task: str = TASK) -> RunResult:
     """A real run in headless Chromium on the test page (viewport 1280x720)."""
-    from tools.browser import BrowserExecutor, BrowserSettings
+    from screenpilot.tools.web.browser import BrowserExecutor, BrowserSettings
 
     executor = BrowserExecutor(BrowserSettings(viewport=VIEWPORT, start_url=PAGE.as_uri()))
     try:

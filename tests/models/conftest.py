@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
-from models.base import Message, ModelRequest
-from models.resize import MAX_PIXELS, MIN_PIXELS, model_size_for, resize_image
+from screenpilot.models.base import Message, ModelRequest
+from screenpilot.models.resize import MAX_PIXELS, MIN_PIXELS, model_size_for, resize_image
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -31,7 +31,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 @pytest.fixture(scope="session")
 def local_backend(tiny_model_dir: Path) -> Iterator[Any]:
     """A LocalQwenBackend on the tiny model (CPU, greedy, 8 new tokens), shared by the session."""
-    from models.local import LocalQwenBackend
+    from screenpilot.models.backends.local import LocalQwenBackend
 
     backend = LocalQwenBackend(tiny_model_dir, max_new_tokens=8)
     yield backend

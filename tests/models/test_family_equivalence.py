@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.actions import Action, Click, Drag, Point, PressKeys, TypeText
-from agent.errors import ConfigError, ExecutorError
-from agent.loop import Agent
-from models.base import PromptFormat
-from models.formats import make_format
-from models.resize import model_to_screen, screen_to_model
-from models.scripted import ScriptedModel
-from tools.recording import RecordingExecutor
+from screenpilot.agent.actions import Action, Click, Drag, Point, PressKeys, TypeText
+from screenpilot.agent.errors import ConfigError, ExecutorError
+from screenpilot.agent.run.loop import Agent
+from screenpilot.models.backends.scripted import ScriptedModel
+from screenpilot.models.base import PromptFormat
+from screenpilot.models.formats.registry import make_format
+from screenpilot.models.resize import model_to_screen, screen_to_model
+from screenpilot.tools.recording import RecordingExecutor
 
 SCREEN = (1280, 720)
 
@@ -189,7 +189,7 @@ def browser_replies(name: str, prompt: PromptFormat) -> list[str]:
 
 @pytest.mark.slow
 def test_each_family_clicks_the_same_pixels_in_a_real_browser(tmp_path: Path) -> None:
-    from tools.browser import BrowserExecutor, BrowserSettings
+    from screenpilot.tools.web.browser import BrowserExecutor, BrowserSettings
 
     page = tmp_path / "form.html"
     page.write_text(PAGE, encoding="utf-8")

@@ -7,10 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import ConfigError
-from agent.runner import build_prompt_format
-from agent.settings import ModelSettings, PromptSettings
-from models.formats import QWEN3, QWEN25, UITARS, choose_format, default_bounds, detect_format, format_name, make_format
+from screenpilot.agent.errors import ConfigError
+from screenpilot.agent.run.runner import build_prompt_format
+from screenpilot.agent.run.settings import ModelSettings, PromptSettings
+from screenpilot.models.formats.registry import (
+    QWEN3,
+    QWEN25,
+    UITARS,
+    choose_format,
+    default_bounds,
+    detect_format,
+    format_name,
+    make_format,
+)
 
 
 @pytest.mark.parametrize(
@@ -99,7 +108,7 @@ def test_runner_picks_the_models_format_and_its_bounds() -> None:
 
 
 def test_cli_prompt_format_option_reaches_the_settings() -> None:
-    from agent.cli import build_parser, settings_from_args
+    from screenpilot.agent.cli.main import build_parser, settings_from_args
 
     parser = build_parser()
     args = parser.parse_args(["run", "task", "--model", "qwen3-vl-8b", "--prompt-format", "ui-tars"])
@@ -111,8 +120,8 @@ def test_cli_prompt_format_option_reaches_the_settings() -> None:
 
 
 def test_build_tiny_model_takes_a_family(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from agent.cli import main
-    from models import tiny
+    from screenpilot.agent.cli.main import main
+    from screenpilot.models import tiny
 
     built: list[tuple[str, Path]] = []
 
@@ -136,9 +145,9 @@ def test_build_tiny_model_takes_a_family(tmp_path: Path, monkeypatch: pytest.Mon
 
 @pytest.mark.slow
 def test_run_json_records_the_detected_format(tmp_path: Path) -> None:
-    from agent.errors import ExecutorError
-    from agent.runner import run_task
-    from agent.settings import BrowserTarget, RunSettings
+    from screenpilot.agent.errors import ExecutorError
+    from screenpilot.agent.run.runner import run_task
+    from screenpilot.agent.run.settings import BrowserTarget, RunSettings
 
     replies = tmp_path / "qwen3-vl-replies.json"
     replies.write_text(json.dumps([

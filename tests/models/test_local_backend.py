@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from qwen_vl_utils.vision_process import smart_resize as qwen_smart_resize
 
-from agent.errors import BackendError, ConfigError
-from models.base import ModelRequest
-from models.resize import MAX_PIXELS, MIN_PIXELS, image_tokens
+from screenpilot.agent.errors import BackendError, ConfigError
+from screenpilot.models.base import ModelRequest
+from screenpilot.models.resize import MAX_PIXELS, MIN_PIXELS, image_tokens
 
 from .conftest import make_request, screenshot
 
@@ -53,7 +53,7 @@ def test_640x480_screenshot_runs_end_to_end(local_backend: Any) -> None:
 def test_processor_keeps_the_model_space_size(tiny_model_dir: Path) -> None:
     from transformers import AutoProcessor
 
-    from models.local import prepare_inputs
+    from screenpilot.models.backends.local import prepare_inputs
 
     processor = AutoProcessor.from_pretrained(tiny_model_dir)
     inputs = prepare_inputs(processor, make_request((1280, 720)).messages)
@@ -66,7 +66,7 @@ def test_processor_keeps_the_model_space_size(tiny_model_dir: Path) -> None:
 def test_two_images_of_different_sizes_keep_their_sizes(tiny_model_dir: Path) -> None:
     from transformers import AutoProcessor
 
-    from models.local import prepare_inputs
+    from screenpilot.models.backends.local import prepare_inputs
 
     processor = AutoProcessor.from_pretrained(tiny_model_dir)
     small, large = make_request((640, 480)), make_request((1280, 720))
@@ -95,7 +95,7 @@ def test_an_image_not_in_model_space_is_refused_with_both_sizes(local_backend: A
 
 
 def test_check_grids_names_both_sizes() -> None:
-    from models.local import check_grids
+    from screenpilot.models.backends.local import check_grids
 
     check_grids([(1288, 728)], [[1, 52, 92]])
     with pytest.raises(BackendError, match=r"1288x728.*1260x700"):
@@ -106,7 +106,7 @@ def test_check_grids_names_both_sizes() -> None:
 
 @pytest.mark.slow
 def test_describe_and_close(tiny_model_dir: Path) -> None:
-    from models.local import LocalQwenBackend
+    from screenpilot.models.backends.local import LocalQwenBackend
 
     backend = LocalQwenBackend(tiny_model_dir, device_map=None, max_new_tokens=2)
     info = backend.describe()
@@ -123,7 +123,7 @@ def test_describe_and_close(tiny_model_dir: Path) -> None:
 
 
 def test_missing_folder_is_a_config_error(tmp_path: Path) -> None:
-    from models.local import LocalQwenBackend
+    from screenpilot.models.backends.local import LocalQwenBackend
 
     with pytest.raises(ConfigError, match="model folder not found"):
         LocalQwenBackend(tmp_path / "no-such-model")
@@ -131,14 +131,14 @@ def test_missing_folder_is_a_config_error(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_unknown_hub_id_offline_is_a_config_error() -> None:
-    from models.local import LocalQwenBackend
+    from screenpilot.models.backends.local import LocalQwenBackend
 
     with pytest.raises(ConfigError, match="cannot load the model 'screenpilot-tests/no-such-model'"):
         LocalQwenBackend("screenpilot-tests/no-such-model")
 
 
 def test_bad_options_are_config_errors(tmp_path: Path) -> None:
-    from models.local import LocalQwenBackend
+    from screenpilot.models.backends.local import LocalQwenBackend
 
     with pytest.raises(ConfigError, match="max_new_tokens"):
         LocalQwenBackend(tmp_path, max_new_tokens=0)
@@ -147,7 +147,7 @@ def test_bad_options_are_config_errors(tmp_path: Path) -> None:
 
 
 def test_missing_libraries_give_the_install_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from models.local import LocalQwenBackend
+    from screenpilot.models.backends.local import LocalQwenBackend
 
     monkeypatch.setitem(sys.modules, "qwen_vl_utils", None)
     with pytest.raises(ConfigError, match=r"pip install 'screenpilot\[local\]'"):
@@ -165,6 +165,6 @@ def test_missing_libraries_give_the_install_hint(tmp_path: Path, monkeypatch: py
     ],
 )
 def test_looks_like_path(model: str, is_path: bool) -> None:
-    from models.local import looks_like_path
+    from screenpilot.models.backends.local import looks_like_path
 
     assert looks_like_path(model) is is_path

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from agent.errors import BackendError, ConfigError
-from models.openai_compat import OpenAICompatBackend, from_env
+from screenpilot.agent.errors import BackendError, ConfigError
+from screenpilot.models.backends.openai_compat import OpenAICompatBackend, from_env
 
 from .conftest import FaultServer, completion, make_request, send_json
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from agent.actions import (
+from screenpilot.agent.actions import (
     Action,
     AndroidKey,
     AskUser,
@@ -26,11 +26,11 @@ from agent.actions import (
     TypeText,
     Wait,
 )
-from agent.android_keys import ANDROID_KEYCODES
-from agent.errors import InvalidArgumentError, ModelError, ReplyParseError, UnknownActionError
-from models.base import PromptFormat, Turn
-from models.qwen25 import MAX_WAIT_S
-from models.qwen25_mobile import (
+from screenpilot.agent.android_keys import ANDROID_KEYCODES
+from screenpilot.agent.errors import InvalidArgumentError, ModelError, ReplyParseError, UnknownActionError
+from screenpilot.models.base import PromptFormat, Turn
+from screenpilot.models.formats.qwen25 import MAX_WAIT_S
+from screenpilot.models.formats.qwen25_mobile import (
     CORE_ACTIONS,
     DEFAULT_SWIPE_S,
     FUNCTION_NAME,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from agent.actions import (
+from screenpilot.agent.actions import (
     Action,
     AskUser,
     Click,
@@ -21,8 +21,8 @@ from agent.actions import (
     TypeText,
     Wait,
 )
-from agent.errors import InvalidArgumentError, ModelError, ReplyParseError, UnknownActionError
-from models.qwen25 import BROWSER_EXTRAS, DESKTOP_EXTRAS, Qwen25Format, parse
+from screenpilot.agent.errors import InvalidArgumentError, ModelError, ReplyParseError, UnknownActionError
+from screenpilot.models.formats.qwen25 import BROWSER_EXTRAS, DESKTOP_EXTRAS, Qwen25Format, parse
 
 SIZE = (1288, 728)
 
@@ -296,7 +296,7 @@ def test_malformed_replies(reply: str, error: type[ModelError]) -> None:
 
 
 def test_every_core_verb_is_covered() -> None:
-    from models.qwen25 import CORE_ACTIONS, EXTRA_ACTIONS, UNADVERTISED_ACTIONS
+    from screenpilot.models.formats.qwen25 import CORE_ACTIONS, EXTRA_ACTIONS, UNADVERTISED_ACTIONS
 
     covered = {
         json.loads(r.split("\n")[1])["arguments"]["action"].strip().lower()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from agent.actions import (
+from screenpilot.agent.actions import (
     Action,
     AskUser,
     Click,
@@ -24,9 +24,9 @@ from agent.actions import (
     TypeText,
     Wait,
 )
-from agent.errors import ConfigError
-from models.base import ModelRequest, PromptFormat, Turn
-from models.qwen25 import (
+from screenpilot.agent.errors import ConfigError
+from screenpilot.models.base import ModelRequest, PromptFormat, Turn
+from screenpilot.models.formats.qwen25 import (
     CORE_ACTIONS,
     FUNCTION_NAME,
     Qwen25Format,
@@ -36,7 +36,7 @@ from models.qwen25 import (
     parse,
     to_screen,
 )
-from models.resize import FAST_MAX_PIXELS, FAST_MIN_PIXELS
+from screenpilot.models.resize import FAST_MAX_PIXELS, FAST_MIN_PIXELS
 
 SCREEN = (1280, 720)
 MODEL = (1288, 728)

@@ -7,7 +7,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.actions import (
+from screenpilot.agent.actions import (
     Action,
     AskUser,
     Click,
@@ -22,9 +22,9 @@ from agent.actions import (
     TypeText,
     Wait,
 )
-from agent.errors import ModelError
-from agent.keys import NAMED_KEYS
-from models.qwen25 import MAX_SCROLL_PIXELS, MAX_WAIT_S, format_calls, parse, to_screen
+from screenpilot.agent.errors import ModelError
+from screenpilot.agent.keys import NAMED_KEYS
+from screenpilot.models.formats.qwen25 import MAX_SCROLL_PIXELS, MAX_WAIT_S, format_calls, parse, to_screen
 
 SIZE = (1288, 728)
 SCREEN = (1280, 720)

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from agent.actions import (
+from screenpilot.agent.actions import (
     Action,
     AskUser,
     Click,
@@ -24,10 +24,10 @@ from agent.actions import (
     TypeText,
     Wait,
 )
-from agent.errors import ConfigError, InvalidArgumentError, ModelError, ReplyParseError, UnknownActionError
-from agent.keys import NAMED_KEYS
-from models.base import Turn
-from models.qwen3 import (
+from screenpilot.agent.errors import ConfigError, InvalidArgumentError, ModelError, ReplyParseError, UnknownActionError
+from screenpilot.agent.keys import NAMED_KEYS
+from screenpilot.models.base import Turn
+from screenpilot.models.formats.qwen3 import (
     CORE_ACTIONS,
     MAX_PIXELS,
     MIN_PIXELS,
@@ -37,7 +37,7 @@ from models.qwen3 import (
     parse,
     to_screen,
 )
-from models.qwen25 import MAX_SCROLL_PIXELS, MAX_WAIT_S
+from screenpilot.models.formats.qwen25 import MAX_SCROLL_PIXELS, MAX_WAIT_S
 
 SCREEN = (1280, 720)
 IMAGE = (1280, 704)

@@ -13,10 +13,10 @@ import pytest
 from PIL import Image
 from qwen_vl_utils.vision_process import smart_resize as qwen_smart_resize
 
-from agent.errors import BackendError, ConfigError
-from models.formats import detect_format
-from models.qwen3 import Qwen3VLFormat
-from models.uitars import UITarsFormat
+from screenpilot.agent.errors import BackendError, ConfigError
+from screenpilot.models.formats.qwen3 import Qwen3VLFormat
+from screenpilot.models.formats.registry import detect_format
+from screenpilot.models.formats.uitars import UITarsFormat
 from tests.conftest import _serve_command, _wait_healthy, free_port
 
 from .conftest import screenshot
@@ -27,7 +27,7 @@ SCREEN = (1280, 720)
 @pytest.fixture(scope="session")
 def tiny_qwen3_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny random Qwen3-VL folder, built once per test session."""
-    from models.tiny import build_tiny_qwen3_vl
+    from screenpilot.models.tiny import build_tiny_qwen3_vl
 
     return build_tiny_qwen3_vl(tmp_path_factory.mktemp("tiny-qwen3-vl"))
 
@@ -35,7 +35,7 @@ def tiny_qwen3_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def qwen3_backend(tiny_qwen3_dir: Path) -> Iterator[Any]:
     """A LocalQwenBackend on the tiny Qwen3-VL (CPU, greedy, 4 new tokens)."""
-    from models.local import LocalQwenBackend
+    from screenpilot.models.backends.local import LocalQwenBackend
 
     backend = LocalQwenBackend(tiny_qwen3_dir, max_new_tokens=4, device_map=None)
     yield backend
@@ -112,7 +112,7 @@ def test_qwen3_runs_end_to_end_with_factor_32_image_tokens(qwen3_backend: Any) -
 
 @pytest.mark.slow
 def test_qwen3_grid_is_checked_with_patch_16(qwen3_backend: Any) -> None:
-    from models.local import prepare_inputs
+    from screenpilot.models.backends.local import prepare_inputs
 
     inputs = prepare_inputs(qwen3_backend.processor, _qwen3_request((1920, 1080)).messages)
     assert inputs["image_grid_thw"].tolist() == [[1, 1088 // 16, 1920 // 16]]
@@ -125,7 +125,7 @@ def test_qwen3_grid_is_checked_with_patch_16(qwen3_backend: Any) -> None:
 def test_old_qwen_vl_utils_without_patch_argument_keeps_images(monkeypatch: pytest.MonkeyPatch) -> None:
     import qwen_vl_utils
 
-    from models.local import _vision_images
+    from screenpilot.models.backends.local import _vision_images
 
     def old_process_vision_info(conversations: Any) -> tuple[list[Any], None]:
         raise AssertionError("factor 28 would resize a Qwen3-VL image")
@@ -137,7 +137,7 @@ def test_old_qwen_vl_utils_without_patch_argument_keeps_images(monkeypatch: pyte
 
 
 def test_unsupported_model_type_is_a_config_error(tmp_path: Path) -> None:
-    from models.local import LocalQwenBackend
+    from screenpilot.models.backends.local import LocalQwenBackend
 
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}), encoding="utf-8")
     with pytest.raises(ConfigError, match="bert"):
@@ -146,8 +146,8 @@ def test_unsupported_model_type_is_a_config_error(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_tiny_uitars_loads_as_qwen25_with_its_own_bounds(tmp_path_factory: pytest.TempPathFactory) -> None:
-    from models.local import LocalQwenBackend
-    from models.tiny import build_tiny_uitars
+    from screenpilot.models.backends.local import LocalQwenBackend
+    from screenpilot.models.tiny import build_tiny_uitars
 
     folder = build_tiny_uitars(tmp_path_factory.mktemp("tiny-ui-tars-1.5"))
     config = _json(folder, "config.json")
@@ -193,7 +193,7 @@ def qwen3_server(tiny_qwen3_dir: Path, tmp_path_factory: pytest.TempPathFactory)
 def test_qwen3_through_transformers_serve_sees_the_same_prompt(
     qwen3_server: str, tiny_qwen3_dir: Path, qwen3_backend: Any
 ) -> None:
-    from models.openai_compat import OpenAICompatBackend
+    from screenpilot.models.backends.openai_compat import OpenAICompatBackend
 
     request = _qwen3_request(SCREEN)
     remote = OpenAICompatBackend(qwen3_server, str(tiny_qwen3_dir), max_tokens=4, max_retries=0, timeout_s=60)

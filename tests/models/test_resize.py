@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from agent.actions import Point
-from agent.errors import ConfigError
-from models.resize import (
+from screenpilot.agent.actions import Point
+from screenpilot.agent.errors import ConfigError
+from screenpilot.models.resize import (
     FAST_MAX_PIXELS,
     FAST_MIN_PIXELS,
     MAX_PIXELS,

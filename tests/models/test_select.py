@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import ConfigError
-from models.select import LocalOptions, ModelSpec, OpenAIOptions, build_backend, parse_model_spec
+from screenpilot.agent.errors import ConfigError
+from screenpilot.models.select import LocalOptions, ModelSpec, OpenAIOptions, build_backend, parse_model_spec
 
 API_BASE = "http://127.0.0.1:8000/v1"
 
@@ -71,7 +71,7 @@ def test_build_scripted(tmp_path: Path) -> None:
 
 
 def test_build_openai_passes_options() -> None:
-    from models.openai_compat import OpenAICompatBackend
+    from screenpilot.models.backends.openai_compat import OpenAICompatBackend
 
     backend = build_backend(
         "served-name",
@@ -87,7 +87,7 @@ def test_build_openai_passes_options() -> None:
 
 @pytest.mark.slow
 def test_build_local_on_the_tiny_model(tiny_model_dir: Path) -> None:
-    from models.local import LocalQwenBackend
+    from screenpilot.models.backends.local import LocalQwenBackend
 
     backend = build_backend(str(tiny_model_dir), local=LocalOptions(device_map=None, max_new_tokens=3))
 

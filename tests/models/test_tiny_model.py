@@ -32,7 +32,7 @@ def processor(tiny_model_dir: Path) -> Any:
 
 @pytest.mark.slow
 def test_folder_has_the_released_files_and_is_small(tiny_model_dir: Path) -> None:
-    from models.tiny import folder_size_bytes
+    from screenpilot.models.tiny import folder_size_bytes
 
     for name in RELEASED_FILES:
         assert (tiny_model_dir / name).is_file(), name
@@ -122,7 +122,7 @@ def test_chat_template_renders_the_qwen_format(processor: Any) -> None:
 def test_main_builds_into_the_folder_and_reports(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from models import tiny
+    from screenpilot.models import tiny
 
     def fake_build(out_dir: Path, seed: int = 0) -> Path:
         out_dir.mkdir(parents=True)

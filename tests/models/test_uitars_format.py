@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from agent.actions import (
+from screenpilot.agent.actions import (
     Action,
     AskUser,
     Click,
@@ -19,10 +19,10 @@ from agent.actions import (
     TypeText,
     Wait,
 )
-from agent.errors import ConfigError, InvalidArgumentError, ModelError, ReplyParseError, UnknownActionError
-from agent.keys import NAMED_KEYS
-from models.base import Turn
-from models.uitars import (
+from screenpilot.agent.errors import ConfigError, InvalidArgumentError, ModelError, ReplyParseError, UnknownActionError
+from screenpilot.agent.keys import NAMED_KEYS
+from screenpilot.models.base import Turn
+from screenpilot.models.formats.uitars import (
     MAX_CALLS,
     MAX_PIXELS,
     MIN_PIXELS,

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tools.xvfb import VirtualDisplay
+from screenpilot.tools.x11.xvfb import VirtualDisplay
 
 APPS = Path(__file__).parent / "apps"
 TK_APP = APPS / "tk_app.py"
@@ -78,7 +78,7 @@ def xvfb() -> Iterator[VirtualDisplay]:
 @pytest.fixture(scope="session")
 def desktop(xvfb: VirtualDisplay) -> Iterator[Any]:
     """A DesktopExecutor on the session display (fail-safe off, as for every virtual display)."""
-    from tools.desktop import DesktopExecutor, DesktopSettings
+    from screenpilot.tools.x11.desktop import DesktopExecutor, DesktopSettings
 
     executor = DesktopExecutor(DesktopSettings(display=xvfb.display, xauthority=xvfb.xauthority, fail_safe=False))
     yield executor

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from agent.actions import (
+from screenpilot.agent.actions import (
     AndroidKey,
     Click,
     Drag,
@@ -44,8 +44,8 @@ from agent.actions import (
     Terminate,
     TypeText,
 )
-from agent.errors import ActionFailedError, ConfigError, ExecutorError
-from tools.adb import (
+from screenpilot.agent.errors import ActionFailedError, ConfigError, ExecutorError
+from screenpilot.tools.android.adb import (
     ADB_KEYBOARD_IME,
     AdbExecutor,
     AdbResult,
@@ -58,7 +58,7 @@ from tools.adb import (
     press_keys_codes,
     resolve_package,
 )
-from tools.settle import SettleSettings
+from screenpilot.tools.settle import SettleSettings
 
 FAKE_ADB = Path(__file__).parent / "fake_adb" / "adb"
 SCREEN = (1080, 2400)
@@ -413,7 +413,7 @@ class TestRealDevice:
 
 
 def test_run_over_adb_from_the_command_line(fake_adb: FakeAdb, tmp_path: Path) -> None:
-    from agent.cli import main
+    from screenpilot.agent.cli.main import main
 
     replies = [
         '<tool_call>{"name": "mobile_use", "arguments": {"action": "open", "text": "Settings"}}</tool_call>',

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from agent.actions import (
+from screenpilot.agent.actions import (
     Action,
     AskUser,
     Click,
@@ -37,8 +37,9 @@ from agent.actions import (
     TypeText,
     Wait,
 )
-from agent.errors import ActionFailedError, ConfigError, ExecutorError
-from tools.browser import (
+from screenpilot.agent.errors import ActionFailedError, ConfigError, ExecutorError
+from screenpilot.tools.settle import SettleSettings
+from screenpilot.tools.web.browser import (
     BrowserExecutor,
     BrowserSettings,
     drag_steps,
@@ -50,7 +51,6 @@ from tools.browser import (
     playwright_chord,
     playwright_key,
 )
-from tools.settle import SettleSettings
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"
 ROOT = Path(__file__).resolve().parents[2]
@@ -189,8 +189,8 @@ def test_missing_playwright_is_a_config_error_with_the_install_hint() -> None:
         "import sys\n"
         "sys.modules['playwright'] = None\n"
         "sys.modules['playwright.sync_api'] = None\n"
-        "from agent.errors import ConfigError\n"
-        "from tools.browser import BrowserExecutor\n"
+        "from screenpilot.agent.errors import ConfigError\n"
+        "from screenpilot.tools.web.browser import BrowserExecutor\n"
         "try:\n"
         "    BrowserExecutor()\n"
         "except ConfigError as exc:\n"

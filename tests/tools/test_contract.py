@@ -1,6 +1,6 @@
 """One contract for every executor: the same actions must have the same effect on the browser
-(tools.browser.BrowserExecutor on a local page) and on the desktop (tools.desktop on a private
-Xvfb running the Tk test application).
+(screenpilot.tools.web.browser.BrowserExecutor on a local page) and on the desktop
+(screenpilot.tools.x11.desktop on a private Xvfb running the Tk test application).
 
 Both applications (apps/contract_page.html and apps/tk_app.py) place the same widgets at the
 same pixels and report the same state keys, so each test states one expectation and runs it on
@@ -23,10 +23,10 @@ from typing import Any
 
 import pytest
 
-from agent.actions import Click, Drag, MoveTo, Navigate, Point, PressKeys, Scroll, TypeText, Wait
+from screenpilot.agent.actions import Click, Drag, MoveTo, Navigate, Point, PressKeys, Scroll, TypeText, Wait
+from screenpilot.tools.base import Executor
+from screenpilot.tools.settle import SettleSettings
 from tests.tools.conftest import APPS, AppState
-from tools.base import Executor
-from tools.settle import SettleSettings
 
 UNICODE_TEXT = "héllo <b> & 日本"
 PAGE = APPS / "contract_page.html"
@@ -98,7 +98,7 @@ class StateServer:
 
 
 def _make_browser() -> Executor:
-    browser = pytest.importorskip("tools.browser", reason="tools/browser.py is not there yet")
+    browser = pytest.importorskip("screenpilot.tools.web.browser", reason="tools/browser.py is not there yet")
     if shutil.which("chromium") is None and shutil.which("chromium-browser") is None:
         pytest.skip("no Chromium: sudo apt-get install chromium, or playwright install chromium")
     executor: Executor = browser.BrowserExecutor(browser.BrowserSettings())
@@ -122,7 +122,7 @@ def browser_parts() -> Iterator[tuple[Executor, StateServer]]:
 @pytest.fixture(params=["desktop", "browser"])
 def side(request: pytest.FixtureRequest) -> Side:
     if request.param == "desktop":
-        from tools.desktop import DesktopExecutor, DesktopSettings
+        from screenpilot.tools.x11.desktop import DesktopExecutor, DesktopSettings
 
         desktop = request.getfixturevalue("desktop")
         app = request.getfixturevalue("tk_app")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from agent.actions import (
+from screenpilot.agent.actions import (
     Click,
     Drag,
     GoBack,
@@ -27,9 +27,9 @@ from agent.actions import (
     TypeText,
     Wait,
 )
-from agent.errors import ActionFailedError, ConfigError, ExecutorError, StopRequested
-from tests.tools.conftest import SCREEN, TK_APP, AppState, needs_xvfb, read_json
-from tools.desktop import (
+from screenpilot.agent.errors import ActionFailedError, ConfigError, ExecutorError, StopRequested
+from screenpilot.tools.settle import SettleSettings
+from screenpilot.tools.x11.desktop import (
     DesktopExecutor,
     DesktopSettings,
     compute_geometry,
@@ -39,9 +39,9 @@ from tools.desktop import (
     resolve_display,
     wheel_clicks,
 )
-from tools.settle import SettleSettings
-from tools.xkeyboard import binding_for, char_keysym, normalize_text
-from tools.xvfb import VirtualDisplay
+from screenpilot.tools.x11.xkeyboard import binding_for, char_keysym, normalize_text
+from screenpilot.tools.x11.xvfb import VirtualDisplay
+from tests.tools.conftest import SCREEN, TK_APP, AppState, needs_xvfb, read_json
 
 UNICODE_TEXT = "héllo <b> & 日本"
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from agent.actions import (
+from screenpilot.agent.actions import (
     AndroidKey,
     Click,
     Drag,
@@ -29,9 +29,10 @@ from agent.actions import (
     Terminate,
     TypeText,
 )
-from agent.errors import ActionFailedError, ConfigError
-from tools.browser import find_chromium
-from tools.phone import (
+from screenpilot.agent.errors import ActionFailedError, ConfigError
+from screenpilot.tools.settle import SettleSettings
+from screenpilot.tools.web.browser import find_chromium
+from screenpilot.tools.web.phone import (
     PhoneExecutor,
     PhoneSettings,
     VisualViewport,
@@ -48,7 +49,6 @@ from tools.phone import (
     swipe_steps,
     touch_path,
 )
-from tools.settle import SettleSettings
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from agent.errors import ConfigError
-from tools import vision
-from tools.vision import (
+from screenpilot.agent.errors import ConfigError
+from screenpilot.tools import vision
+from screenpilot.tools.vision import (
     WIDE_SCALES,
     TextLine,
     best_image_match,

@@ -1,0 +1,1 @@
+"""The ``screenpilot`` command line (entry point :func:`screenpilot.agent.cli.main.main`)."""

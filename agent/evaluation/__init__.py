@@ -1,0 +1,1 @@
+"""Evaluations over task suites (bundled scenarios, MiniWoB++): workers, results, reports, comparisons."""

@@ -1,0 +1,1 @@
+"""One run: the perception-action loop, its settings, repeat detection, interrupts and the trajectory folder."""

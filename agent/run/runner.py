@@ -1,0 +1,235 @@
+"""Assembles a run from :class:`RunSettings`: model, prompt format, executor, observers.
+
+This is the one place that builds clients; the loop itself only receives them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+from screenpilot.agent.errors import ConfigError
+from screenpilot.agent.run.loop import Agent, LoopLimits, Observer, RunResult
+from screenpilot.agent.run.settings import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MIN_PIXELS,
+    AdbTarget,
+    BrowserTarget,
+    DesktopTarget,
+    ModelSettings,
+    PhoneTarget,
+    PromptSettings,
+    RunSettings,
+)
+from screenpilot.agent.run.trajectory import TrajectoryWriter, new_run_dir
+from screenpilot.agent.safety.gate import Confirmer, PolicyConfig, SafetyPolicy, TerminalPerson, url_verdict
+from screenpilot.models.base import ModelBackend, PromptFormat
+from screenpilot.tools.base import Executor
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """A finished run: its result and the folder holding its trajectory."""
+
+    result: RunResult
+    run_dir: Path
+
+
+def build_prompt_format(
+    settings: PromptSettings, executor_kind: str, model: ModelSettings | None = None
+) -> PromptFormat:
+    """The prompt format ``settings.format`` names, or with ``auto`` the one ``model`` speaks
+    (:func:`screenpilot.models.formats.registry.detect_format`; Qwen2.5-VL without a model). Resize bounds left at
+    the defaults (3,136 .. 12,845,056) become the chosen family's own; others are kept.
+    ConfigError for an unknown format name."""
+    from screenpilot.models.formats.registry import choose_format, make_format
+
+    if executor_kind == "phone":
+        return _phone_prompt_format(settings, model)
+    choice = choose_format(settings.format, model.spec if model is not None else None)
+    defaults = (settings.min_pixels, settings.max_pixels) == (DEFAULT_MIN_PIXELS, DEFAULT_MAX_PIXELS)
+    return make_format(
+        choice.name,
+        min_pixels=None if defaults else settings.min_pixels,
+        max_pixels=None if defaults else settings.max_pixels,
+        keep_images=settings.keep_images,
+        browser_actions=executor_kind == "browser",
+    )
+
+
+def _phone_prompt_format(settings: PromptSettings, model: ModelSettings | None) -> PromptFormat:
+    """Phones speak ``mobile_use`` (:func:`screenpilot.models.formats.qwen25_mobile.phone_prompt_format`)."""
+    from screenpilot.models.formats.qwen25_mobile import phone_prompt_format
+
+    return phone_prompt_format(settings.format, model.spec if model is not None else None,
+                               min_pixels=settings.min_pixels, max_pixels=settings.max_pixels,
+                               keep_images=settings.keep_images)
+
+
+def build_model(settings: RunSettings) -> ModelBackend:
+    """The model backend for ``settings.model``."""
+    from screenpilot.models.select import LocalOptions, OpenAIOptions, build_backend
+
+    m = settings.model
+    image_format: Literal["png", "jpeg"] = "jpeg" if m.image_format == "jpeg" else "png"
+    return build_backend(
+        m.spec,
+        api_base=m.api_base,
+        api_key=m.api_key,
+        local=LocalOptions(device_map=m.device_map, dtype=m.dtype, attn_implementation=m.attn_implementation,
+                           max_new_tokens=m.max_new_tokens),
+        remote=OpenAIOptions(image_format=image_format, timeout_s=m.timeout_s, max_retries=m.max_retries,
+                             max_tokens=m.max_new_tokens),
+    )
+
+
+@contextlib.contextmanager
+def open_executor(
+    target: BrowserTarget | DesktopTarget | PhoneTarget | AdbTarget,
+    policy: SafetyPolicy | None = None,
+    mask_values: Sequence[str] = (),
+) -> Iterator[Executor]:
+    """Start the browser, desktop or phone executor for ``target`` and close it afterwards.
+
+    With ``policy``, the browser checks every navigation the page starts (redirects, links,
+    new tabs) with :meth:`SafetyPolicy.check_url` and blocks denied ones before they load.
+    ``mask_values``: secret values; browser fields showing one are masked in screenshots.
+    """
+    if isinstance(target, BrowserTarget):
+        from screenpilot.tools.web.browser import BrowserExecutor, BrowserSettings
+
+        browser = BrowserExecutor(
+            BrowserSettings(
+                viewport=target.viewport,
+                headless=not target.headed,
+                executable_path=target.executable_path,
+                start_url=target.url,
+            ),
+            url_guard=None if policy is None else _url_guard(policy),
+        )
+        browser.mask_values = list(mask_values)
+        try:
+            yield browser
+        finally:
+            browser.close()
+    elif isinstance(target, PhoneTarget | AdbTarget):
+        phone = open_phone(target, policy, mask_values)
+        try:
+            yield phone
+        finally:
+            phone.close()
+    else:
+        from screenpilot.tools.x11.desktop import DesktopSettings, open_desktop
+
+        settings = DesktopSettings(monitor=target.monitor, fail_safe=target.fail_safe)
+        with open_desktop(settings, virtual_display=target.virtual_display, launch=target.launch) as desktop:
+            yield desktop
+
+
+def open_phone(
+    target: PhoneTarget | AdbTarget, policy: SafetyPolicy | None = None, mask_values: Sequence[str] = ()
+) -> Executor:
+    """The emulated phone (Chromium) or the ADB executor for ``target``; the caller closes it.
+
+    With ``policy``, the emulated phone's page navigations are vetted as the browser's are;
+    fields showing one of ``mask_values`` are painted over in its screenshots.
+    """
+    if isinstance(target, AdbTarget):
+        from screenpilot.tools.android.adb import AdbExecutor, AdbSettings
+
+        return AdbExecutor(AdbSettings(serial=target.serial, adb_path=target.adb_path, packages=target.packages))
+    from screenpilot.tools.web.phone import PhoneExecutor, PhoneSettings
+
+    settings = PhoneSettings(device=target.device, start_url=target.url, home_url=target.home_url, apps=target.apps,
+                             headless=not target.headed, executable_path=target.executable_path)
+    phone = PhoneExecutor(settings, url_guard=None if policy is None else _url_guard(policy))
+    phone.mask_values = list(mask_values)
+    return phone
+
+
+def target_kind(target: BrowserTarget | DesktopTarget | PhoneTarget | AdbTarget) -> str:
+    """The ``kind`` of the executor ``target`` opens: browser, desktop or phone."""
+    if isinstance(target, PhoneTarget | AdbTarget):
+        return "phone"
+    return "browser" if isinstance(target, BrowserTarget) else "desktop"
+
+
+def build_policy(settings: RunSettings, executor_kind: str) -> SafetyPolicy:
+    """The safety gate for a run; the start URL the user gave is trusted (its origin allowed).
+
+    Raises ConfigError when the start URL itself is on the block-list or off the allow-list.
+    """
+    config = settings.policy
+    start_url = settings.target.url if isinstance(settings.target, BrowserTarget | PhoneTarget) else None
+    if start_url:
+        verdict = url_verdict(start_url, _ignoring_local_rules(config))
+        if verdict.decision != "allow":
+            raise ConfigError(f"the start URL {start_url} is not allowed by the policy ({verdict.rule})")
+    return SafetyPolicy(config.trusting(start_url), Confirmer(config.no_terminal_default), executor_kind)
+
+
+def _ignoring_local_rules(config: PolicyConfig) -> PolicyConfig:
+    return replace(config, allow_file_urls=True, allow_private_network=True)
+
+
+def _url_guard(policy: SafetyPolicy) -> Callable[[str], str | None]:
+    """Adapt the policy to the browser's URL guard: None allows, a string is the block reason."""
+
+    def guard(url: str) -> str | None:
+        verdict = policy.check_url(url)
+        return None if verdict.decision == "allow" else f"{verdict.rule}: {verdict.note}"
+
+    return guard
+
+
+def run_task(
+    settings: RunSettings,
+    extra_observers: Sequence[Observer] = (),
+    should_stop: Callable[[], bool] = lambda: False,
+) -> RunOutcome:
+    """Run one task end to end and return its result and run folder.
+
+    Raises :class:`ConfigError` (or another InfrastructureError) when the run cannot start;
+    once started, failures end the run cleanly and are reported in the result.
+    """
+    kind = target_kind(settings.target)
+    policy = build_policy(settings, kind)
+    model = build_model(settings)
+    try:
+        with open_executor(settings.target, policy, settings.secrets.values) as executor:
+            prompt = build_prompt_format(settings.prompt, executor.kind, settings.model)
+            run_dir = new_run_dir(settings.out_dir, settings.task)
+            metadata = {**_metadata(settings, model, prompt, executor), "policy": policy.describe(),
+                        "secrets": settings.secrets.names}
+            writer = TrajectoryWriter(run_dir, metadata, redact=settings.secrets.redact)
+            agent = Agent(
+                model=model,
+                prompt=prompt,
+                executor=executor,
+                observers=[writer, *extra_observers],
+                policy=policy,
+                human=TerminalPerson(),
+                limits=LoopLimits(settings.max_steps, settings.max_model_errors),
+                should_stop=should_stop,
+                secrets=settings.secrets,
+            )
+            task = settings.task + (settings.secrets.prompt_note() if settings.secrets else "")
+            return RunOutcome(agent.run(task), run_dir)
+    finally:
+        model.close()
+
+
+def _metadata(
+    settings: RunSettings, model: ModelBackend, prompt: PromptFormat, executor: Executor
+) -> dict[str, object]:
+    return {
+        "model": model.describe(),
+        "prompt_format": {"name": prompt.name, **asdict(settings.prompt), "min_pixels": prompt.min_pixels,
+                          "max_pixels": prompt.max_pixels},
+        "resize": {"min_pixels": prompt.min_pixels, "max_pixels": prompt.max_pixels},
+        "executor": executor.describe(),
+        "limits": {"max_steps": settings.max_steps, "max_model_errors": settings.max_model_errors},
+    }

@@ -1,0 +1,111 @@
+"""One frozen settings object per run, built at the edge (CLI or Python API) and passed down."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from screenpilot.agent.safety.gate import PolicyConfig
+from screenpilot.agent.safety.secrets import SecretStore
+
+# The bounds of the released Qwen2.5-VL preprocessor_config.json. A server left at its
+# defaults resizes with the same pair, so even an unexpected server-side resize is a no-op.
+DEFAULT_MIN_PIXELS = 3136
+DEFAULT_MAX_PIXELS = 12845056
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Which model answers and how.
+
+    ``spec``: ``scripted:PATH``, an alias (``qwen2.5-vl-7b``), a local folder, or a served
+    model name used with ``api_base``. ``api_key`` is read from the environment at the edge,
+    never given on the command line in clear.
+    """
+
+    spec: str
+    api_base: str | None = None
+    api_key: str | None = None
+    max_new_tokens: int = 256
+    device_map: str = "auto"
+    dtype: str = "auto"
+    attn_implementation: str | None = None
+    image_format: str = "png"
+    timeout_s: float = 120.0
+    max_retries: int = 3
+
+
+@dataclass(frozen=True)
+class PromptSettings:
+    """Prompt format and image budget: resize bounds in pixels, screenshots kept in history.
+
+    ``format``: ``auto`` (detected from the model, see :mod:`screenpilot.models.formats.registry`), ``qwen2.5-vl``,
+    ``qwen3-vl`` or ``ui-tars``. Bounds left at the defaults become the chosen family's own.
+    """
+
+    format: str = "auto"
+    min_pixels: int = DEFAULT_MIN_PIXELS
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    keep_images: int = 1
+
+
+@dataclass(frozen=True)
+class BrowserTarget:
+    """Drive a headless (or headed) Chromium: ``url`` to open, viewport in CSS pixels."""
+
+    url: str | None = None
+    viewport: tuple[int, int] = (1280, 720)
+    headed: bool = False
+    executable_path: str | None = None
+
+
+@dataclass(frozen=True)
+class DesktopTarget:
+    """Drive an X11 desktop: a monitor (1-based) of ``DISPLAY``, or a virtual display of
+    ``virtual_display`` (width, height) pixels started for the run, with ``launch`` commands."""
+
+    monitor: int = 1
+    virtual_display: tuple[int, int] | None = None
+    launch: tuple[str, ...] = ()
+    fail_safe: bool = True
+
+
+@dataclass(frozen=True)
+class PhoneTarget:
+    """Drive an emulated phone: Chromium with the screen, touch input and user agent of
+    ``device`` (a Playwright device name or its slug: ``pixel-7``, ``iphone-13``). ``url`` opens
+    first; Home opens ``home_url`` (None: ``url``); ``open`` opens ``apps`` (app name -> URL)."""
+
+    device: str = "Pixel 7"
+    url: str | None = None
+    home_url: str | None = None
+    apps: Mapping[str, str] = field(default_factory=dict)
+    headed: bool = False
+    executable_path: str | None = None
+
+
+@dataclass(frozen=True)
+class AdbTarget:
+    """Drive an Android phone or emulator over ADB: ``serial`` (None: the only device attached),
+    the ``adb_path`` program, and ``packages`` (app name -> package) for ``open``."""
+
+    serial: str | None = None
+    adb_path: str = "adb"
+    packages: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything one ``screenpilot run`` needs."""
+
+    task: str
+    model: ModelSettings
+    target: BrowserTarget | DesktopTarget | PhoneTarget | AdbTarget = field(default_factory=BrowserTarget)
+    prompt: PromptSettings = field(default_factory=PromptSettings)
+    max_steps: int = 30
+    max_model_errors: int = 3
+    out_dir: Path = Path("runs")
+    quiet: bool = False
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    secrets: SecretStore = field(default_factory=lambda: SecretStore([]))

@@ -1,0 +1,184 @@
+"""Run folders: ``run.json``, ``steps.jsonl`` and one screenshot per step.
+
+Layout of a run folder::
+
+    run.json        task, model, prompt format, resize bounds, executor, versions, outcome
+    steps.jsonl     one JSON object per finished step, appended and flushed as the step ends
+    step_001.png    the screenshot the step observed (screen pixels)
+
+``run.json`` is written at the start with ``"outcome": null`` and rewritten atomically (temp
+file + rename) at the end, so it is always complete JSON. ``steps.jsonl`` is appended with a
+flush and fsync per line: a process killed at any moment leaves every finished step readable;
+:func:`read_steps` ignores a torn last line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import screenpilot
+from screenpilot.agent.actions import to_json
+from screenpilot.agent.errors import InfrastructureError
+from screenpilot.agent.run.loop import RunResult, StepRecord
+
+SCHEMA_VERSION = 1
+
+
+def new_run_dir(out_dir: Path, task: str, now: Callable[[], datetime] = datetime.now) -> Path:
+    """Create and return a fresh folder ``OUT/YYYYmmdd-HHMMSS-task-slug[-N]``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", task.lower()).strip("-")[:40] or "run"
+    base = f"{now().strftime('%Y%m%d-%H%M%S')}-{slug}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for n in range(1000):
+        candidate = out_dir / (base if n == 0 else f"{base}-{n}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"could not create a new run folder under {out_dir}")
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python, screenpilot and the libraries already imported (no new imports)."""
+    versions = {"python": platform.python_version(), "screenpilot": screenpilot.__version__}
+    for name in ("playwright", "transformers", "torch", "pyautogui", "mss", "cv2", "PIL"):
+        module = sys.modules.get(name)
+        version = getattr(module, "__version__", None) if module else None
+        if version:
+            versions[name] = str(version)
+    return versions
+
+
+def step_to_json(step: StepRecord, screenshot_name: str) -> dict[str, Any]:
+    """The steps.jsonl line for ``step`` (pure)."""
+    reply = step.reply
+    return {
+        "index": step.index,
+        "started_at": step.started_at,
+        "url": step.frame.url,
+        "title": step.frame.title,
+        "events": step.frame.extra.get("events"),
+        "screen_size": list(step.frame.size),
+        "model_size": list(step.model_size),
+        "image_tokens": step.image_tokens,
+        "screenshot": screenshot_name,
+        "reply": None if reply is None else reply.text,
+        "usage": None if reply is None else asdict(reply.usage),
+        "model_timings": None if reply is None else reply.timings,
+        "actions_model": [to_json(a) for a in step.model_actions],
+        "actions_screen": [to_json(a) for a in step.screen_actions],
+        "verdicts": [v.to_json() for v in step.verdicts],
+        "executed": step.executed,
+        "error": None if step.error is None else asdict(step.error),
+        "feedback": step.feedback,
+        "timings": step.timings,
+    }
+
+
+class TrajectoryWriter:
+    """Observer that writes a run folder as the run goes.
+
+    ``metadata`` (model, prompt format, executor, limits...) goes into ``run.json`` as given;
+    it must be JSON-serialisable. ``redact`` is applied to every JSON text before it is written
+    (secret values become placeholders). A failed write (disk full, folder removed) raises
+    :class:`InfrastructureError`, which ends the run; :meth:`on_end` still tries to record
+    the outcome.
+    """
+
+    def __init__(self, run_dir: Path, metadata: Mapping[str, Any],
+                 redact: Callable[[str], str] = lambda text: text) -> None:
+        self.run_dir = run_dir
+        self._redact = redact
+        self._metadata = dict(metadata)
+        self._run: dict[str, Any] = {}
+        self._steps_file = run_dir / "steps.jsonl"
+
+    def on_start(self, task: str) -> None:
+        """Write run.json with no outcome yet and create an empty steps.jsonl."""
+        self._run = {
+            "schema": SCHEMA_VERSION,
+            "task": task,
+            **self._metadata,
+            "versions": library_versions(),
+            "started_at": _iso_now(),
+            "ended_at": None,
+            "outcome": None,
+        }
+        self._write_run_json()
+        self._steps_file.touch()
+
+    def on_step(self, step: StepRecord) -> None:
+        """Save the screenshot, then append the step's line (flushed and fsynced)."""
+        name = f"step_{step.index:03d}.png"
+        line = self._redact(json.dumps(step_to_json(step, name), ensure_ascii=False, default=str))
+        try:
+            step.frame.image.save(self.run_dir / name)
+            with self._steps_file.open("a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise InfrastructureError(
+                f"cannot write step {step.index} to {self.run_dir}: {exc.strerror or exc}; "
+                "free some disk space or choose another --out folder") from exc
+
+    def on_end(self, result: RunResult) -> None:
+        """Record the outcome in run.json (atomically); a failed write is reported on stderr."""
+        self._run["ended_at"] = _iso_now()
+        self._run["outcome"] = asdict(result)
+        try:
+            self._write_run_json()
+        except OSError as exc:
+            sys.stderr.write(f"screenpilot: could not record the outcome in {self.run_dir}/run.json: {exc}\n")
+
+    def _write_run_json(self) -> None:
+        tmp = self.run_dir / "run.json.tmp"
+        text = self._redact(json.dumps(self._run, indent=2, ensure_ascii=False, default=str))
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, self.run_dir / "run.json")
+
+
+def read_run(run_dir: Path) -> dict[str, Any]:
+    """The run.json of ``run_dir``. Raises FileNotFoundError / ValueError with the path."""
+    path = run_dir / "run.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} does not hold a JSON object")
+    return data
+
+
+def read_steps(run_dir: Path) -> list[dict[str, Any]]:
+    """Every complete step of ``run_dir``; a torn final line (killed mid-write) is skipped."""
+    path = run_dir / "steps.jsonl"
+    if not path.exists():
+        return []
+    steps: list[dict[str, Any]] = []
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            steps.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number == len(lines):
+                break
+            raise ValueError(f"{path}:{number} is not valid JSON") from None
+    return steps
+
+
+def _iso_now() -> str:
+    return datetime.fromtimestamp(time.time(), tz=timezone.utc).isoformat(timespec="milliseconds")

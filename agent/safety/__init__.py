@@ -1,0 +1,1 @@
+"""The safety gate: the policy protocol, domain and action rules, confirmations, and secrets."""

@@ -1,0 +1,415 @@
+"""Turn a recorded run folder into a replay script: a scenario file with a ``steps:`` list.
+
+:func:`script_from_run` reads ``run.json`` and ``steps.jsonl`` of any run folder (``screenpilot
+run``, ``screenpilot scenario run``, a replay) and writes a scenario YAML whose ``steps:`` carry
+out the actions that were executed, in order (actions the safety gate refused or that failed are
+left out):
+
+* every click, double click, right click, pointer move, drag start and scroll position becomes
+  an ``image`` target: a distinctive crop of that step's screenshot around the screen-space
+  point (:func:`screenpilot.tools.vision.choose_anchor`), saved as ``anchors/<script name>/step_NNN.png``
+  next to the YAML, with the ``offset`` from the crop's centre to the point, the recorded point
+  as ``near`` and a stricter ``threshold`` when the screen held look-alikes;
+* typed text, keys, waits, navigation (same-origin URLs written relative to the site, so a new
+  server port does not matter), going back, and the final terminate with its answer are kept.
+
+When the run came from a scenario (``run.json`` records its source file), the script copies
+its instruction, environment, setup, budget and checks (relative paths made absolute), so the
+script checks the same outcome. Otherwise it starts from the first step's URL and checks the
+final answer, the final page path, or (desktop) a crop of the final screen.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+from PIL import Image
+
+from screenpilot.agent.actions import (
+    PHONE_ACTIONS,
+    Action,
+    AskUser,
+    Click,
+    Drag,
+    GoBack,
+    MoveTo,
+    Navigate,
+    Point,
+    PressKeys,
+    Scroll,
+    Terminate,
+    TypeText,
+    Wait,
+    describe,
+    from_json,
+)
+from screenpilot.agent.errors import ConfigError
+from screenpilot.agent.run.trajectory import read_run, read_steps
+from screenpilot.agent.scenario.spec import DEFAULT_IMAGE_THRESHOLD, BrowserEnvironment, ScenarioSpec, load_scenario
+from screenpilot.tools.vision import choose_anchor
+
+DEFAULT_ANCHOR_SIZE = (96, 64)
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+@dataclass
+class ScriptResult:
+    """What :func:`script_from_run` wrote: the scenario ``path``, its number of ``steps`` and
+    ``anchors`` (image files), the ``source`` scenario it copied (None: none found) and
+    ``warnings`` (one line each: look-alike anchors, skipped actions, guesses)."""
+
+    path: Path
+    steps: int = 0
+    anchors: int = 0
+    source: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+# --- which actions ran ---------------------------------------------------------------------------
+
+
+def executed_actions(step: dict[str, Any]) -> list[Action]:
+    """The screen-space actions of a steps.jsonl line that were carried out, in order.
+
+    An action counts when the safety gate allowed it and it did not fail (``executed`` counts
+    those); a final ``terminate`` counts when the step had no error.
+    """
+    actions = [from_json(a) for a in step.get("actions_screen") or []]
+    verdicts = step.get("verdicts") or []
+    executed = int(step.get("executed") or 0)
+    done: list[Action] = []
+    allowed = 0
+    for index, action in enumerate(actions):
+        if isinstance(action, Terminate):
+            if step.get("error") is None:
+                done.append(action)
+            break
+        if index >= len(verdicts) or allowed >= executed:
+            break
+        if verdicts[index].get("decision") != "allow":
+            continue
+        allowed += 1
+        done.append(action)
+    return done
+
+
+# --- turning actions into steps ------------------------------------------------------------------
+
+
+@dataclass
+class _Writer:
+    """Builds the ``steps:`` list; crops anchors from each step's screenshot as it goes."""
+
+    out_file: Path
+    anchor_dir: Path
+    anchor_size: tuple[int, int]
+    start_url: str | None
+    result: ScriptResult
+    steps: list[Any] = field(default_factory=list)
+    pointer: Point | None = None
+    _screens: dict[Path, Image.Image] = field(default_factory=dict)
+
+    def anchor(self, screenshot: Path, point: Point, name: str | None = None) -> dict[str, Any]:
+        """An image target for ``point`` on ``screenshot``: crop saved (as ``name``.png, default
+        ``step_NNN`` for the step being added), offset, near and threshold."""
+        screen = self._screen(screenshot)
+        choice = choose_anchor(screen, (point.x, point.y), self.anchor_size)
+        number = len(self.steps) + 1
+        left, top, width, height = choice.box
+        file = self.anchor_dir / f"{name or f'step_{number:03d}'}.png"
+        screen.crop((left, top, left + width, top + height)).save(file)
+        self.result.anchors += 1
+        target: dict[str, Any] = {"image": file.relative_to(self.out_file.parent).as_posix()}
+        offset = choice.offset((point.x, point.y))
+        if offset != (0, 0):
+            target["offset"] = list(offset)
+        target["near"] = [point.x, point.y]
+        threshold = choice.threshold()
+        if threshold > DEFAULT_IMAGE_THRESHOLD:
+            target["threshold"] = threshold
+        if not choice.unique:
+            self.result.warnings.append(
+                f"{name or f'step {number}'}: the anchor around ({point.x}, {point.y}) has look-alikes on the screen "
+                f"(best other match {choice.elsewhere:.2f}); it is replayed with threshold {threshold:g}")
+        return target
+
+    def _screen(self, screenshot: Path) -> Image.Image:
+        if screenshot not in self._screens:
+            try:
+                with Image.open(screenshot) as image:
+                    self._screens[screenshot] = image.convert("RGB")
+            except OSError as exc:
+                raise ConfigError(f"cannot read the screenshot {screenshot}: {exc}") from None
+        return self._screens[screenshot]
+
+    def at(self, point: Point | None, where: str) -> Point:
+        """``point``, or the pointer's last known position for an action 'where the pointer is'."""
+        chosen = point or self.pointer
+        if chosen is None:
+            raise ConfigError(f"{where}: the action happens where the pointer is, and no earlier action says where "
+                              "that was; this run cannot be scripted")
+        return chosen
+
+    def add(self, action: Action, screenshot: Path, where: str) -> None:
+        """Append the step(s) for one executed screen-space ``action``."""
+        match action:
+            case Click(at=at, button=button, count=count):
+                point = self.at(at, where)
+                self.steps.append({_click_verb(button, count, where): self.anchor(screenshot, point)})
+                self.pointer = point
+            case MoveTo(at=at):
+                self.steps.append({"move": self.anchor(screenshot, at)})
+                self.pointer = at
+            case Drag(to=to, start=start):
+                begin = self.at(start, where)
+                self.steps.append({"drag": {**self.anchor(screenshot, begin), "by": [to.x - begin.x, to.y - begin.y]}})
+                self.pointer = to
+            case Scroll(dy=dy, dx=dx, at=at):
+                amounts = {"dy": dy, **({"dx": dx} if dx else {})}
+                if at is None:
+                    self.steps.append({"scroll": amounts})
+                else:
+                    self.steps.append({"scroll": {**amounts, **self.anchor(screenshot, at)}})
+                    self.pointer = at
+            case _:
+                self.add_plain(action, where)
+
+    def add_plain(self, action: Action, where: str) -> None:
+        """Append the step for an action without a position."""
+        match action:
+            case TypeText(text=text):
+                self.steps.append({"type": text})
+            case PressKeys(keys=keys):
+                self.steps.append({"key": keys[0] if len(keys) == 1 else list(keys)})
+            case Wait(seconds=seconds):
+                self.steps.append({"wait": seconds})
+            case Navigate(url=url):
+                self.steps.append({"navigate": relative_url(url, self.start_url)})
+            case GoBack():
+                self.steps.append("back")
+            case Terminate(status=status, answer=answer):
+                self.steps.append({"terminate": {"status": status, **({"answer": answer} if answer else {})}})
+            case AskUser(question=question):
+                self.result.warnings.append(f"{where}: left out a question to the user ({question!r}); a script "
+                                            "cannot answer it")
+            case _ if isinstance(action, PHONE_ACTIONS):
+                raise ConfigError(f"{where}: {describe(action)} is a phone action; replay scripts do not support "
+                                  "it yet")
+            case _:
+                raise ConfigError(f"{where}: {describe(action)} cannot be scripted")
+
+
+def _click_verb(button: str, count: int, where: str) -> str:
+    verbs = {("left", 1): "click", ("left", 2): "double_click", ("right", 1): "right_click"}
+    verb = verbs.get((button, count))
+    if verb is None:
+        raise ConfigError(f"{where}: a {button} click x{count} has no replay step (click, double_click, right_click)")
+    return verb
+
+
+def relative_url(url: str, start_url: str | None) -> str:
+    """``url`` without its scheme and host when it shares ``start_url``'s origin (so the script
+    works when a local site comes back on another port); otherwise unchanged."""
+    if start_url is None:
+        return url
+    target, start = urlsplit(url), urlsplit(start_url)
+    if target.scheme in ("http", "https") and (target.scheme, target.netloc) == (start.scheme, start.netloc):
+        return urlunsplit(("", "", target.path or "/", target.query, target.fragment))
+    return url
+
+
+# --- the scenario around the steps ---------------------------------------------------------------
+
+
+def _source_scenario(run: dict[str, Any], result: ScriptResult) -> tuple[ScenarioSpec, dict[str, Any]] | None:
+    """The scenario the run came from (its validated spec and raw YAML), if it can be found."""
+    recorded = (run.get("scenario") or {}).get("source")
+    if not recorded:
+        return None
+    path = Path(str(recorded))
+    if not path.is_file():
+        result.warnings.append(f"the run's scenario file {path} is gone; the script starts from the first step's URL")
+        return None
+    spec = load_scenario(path)
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    result.source = path.resolve()
+    return spec, raw
+
+
+def _absolute_paths(raw: dict[str, Any], spec: ScenarioSpec) -> dict[str, Any]:
+    """The scenario's environment, setup, budget and checks with file paths made absolute."""
+    environment = dict(raw["environment"])
+    if "browser" in environment and isinstance(environment["browser"], dict):
+        browser = dict(environment["browser"])
+        if "url" in browser and isinstance(spec.environment, BrowserEnvironment) and spec.environment.url:
+            browser["url"] = spec.environment.url
+        environment["browser"] = browser
+    checks = []
+    for check in raw["checks"]:
+        check = dict(check)
+        if "screen_region" in check and not Path(str(check["screen_region"])).is_absolute():
+            check["screen_region"] = str((spec.source.parent / str(check["screen_region"])).resolve())
+        checks.append(check)
+    kept: dict[str, Any] = {"environment": environment}
+    if "setup" in raw:
+        kept["setup"] = raw["setup"]
+    if "budget" in raw:
+        kept["budget"] = dict(raw["budget"])
+    kept["checks"] = checks
+    return kept
+
+
+def _plain_scenario(run: dict[str, Any], steps: Sequence[dict[str, Any]], writer: _Writer,
+                    final: tuple[Path, str | None]) -> dict[str, Any]:
+    """Environment and checks for a run that did not come from a scenario file."""
+    executor = run.get("executor") or {}
+    first = steps[0]
+    size = first.get("screen_size") or [1280, 720]
+    if executor.get("kind") == "desktop":
+        environment: dict[str, Any] = {"desktop": {"virtual_display": f"{size[0]}x{size[1]}"}}
+        writer.result.warnings.append("the run did not record how its desktop applications were started; add "
+                                      "environment.desktop.launch commands")
+    else:
+        viewport = executor.get("viewport") or size
+        environment = {"browser": {"url": first.get("url") or "about:blank",
+                                   "viewport": f"{viewport[0]}x{viewport[1]}"}}
+    screenshot, answer = final
+    checks: list[dict[str, Any]] = []
+    if answer:
+        checks.append({"name": "same answer", "answer": answer})
+    last_url = steps[-1].get("url")
+    if executor.get("kind") != "desktop" and last_url:
+        path = urlsplit(str(last_url)).path or "/"
+        checks.append({"name": "same final page", "url": re.escape(path) + "$"})
+    if not checks:
+        anchor = writer.anchor(screenshot, writer.pointer or Point(size[0] // 2, size[1] // 2), name="final")
+        checks.append({"name": "same final screen", "screen_region": anchor["image"],
+                       "threshold": anchor.get("threshold", DEFAULT_IMAGE_THRESHOLD)})
+    return {"environment": environment, "checks": checks}
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+
+def _prepare_out(out_file: Path, force: bool) -> Path:
+    """Check ``out_file`` may be written and return its (emptied) anchors folder."""
+    if out_file.suffix not in (".yaml", ".yml"):
+        raise ConfigError(f"the script file must end in .yaml or .yml, got {out_file}")
+    if out_file.exists() and not force:
+        raise ConfigError(f"{out_file} exists; choose another --out or pass --force to replace it")
+    anchor_dir = out_file.parent / "anchors" / out_file.stem
+    if anchor_dir.exists():
+        shutil.rmtree(anchor_dir)
+    anchor_dir.mkdir(parents=True)
+    return anchor_dir
+
+
+def _start_url(steps: Sequence[dict[str, Any]]) -> str | None:
+    url = steps[0].get("url") if steps else None
+    return str(url) if url and _URL_SCHEME.match(str(url)) else None
+
+
+def script_from_run(
+    run_dir: Path,
+    out_file: Path | None = None,
+    anchor_size: tuple[int, int] = DEFAULT_ANCHOR_SIZE,
+    force: bool = False,
+) -> ScriptResult:
+    """Write the replay script of ``run_dir`` to ``out_file`` (default ``RUN_DIR/script.yaml``)
+    with its anchors in ``anchors/<file stem>/`` next to it; crops start at ``anchor_size``
+    (width, height; screen pixels) and grow until distinctive.
+
+    Raises ConfigError when the folder is not a run folder, has no executed actions, holds an
+    action a script cannot express, or the file exists (unless ``force``); the written file is
+    loaded back, so a ScenarioError points at anything invalid in it.
+    """
+    try:
+        run = read_run(run_dir)
+    except (FileNotFoundError, ValueError) as exc:
+        raise ConfigError(f"{run_dir} is not a run folder: {exc}") from None
+    steps = read_steps(run_dir)
+    if not steps:
+        raise ConfigError(f"{run_dir} has no recorded steps (steps.jsonl is empty or missing)")
+    out_file = out_file or run_dir / "script.yaml"
+    result = ScriptResult(out_file)
+    source = _source_scenario(run, result)
+    writer = _Writer(out_file, _prepare_out(out_file, force), anchor_size, _start_url(steps), result)
+    answer: str | None = None
+    for step in steps:
+        for action in executed_actions(step):
+            writer.add(action, run_dir / str(step["screenshot"]), f"{run_dir.name} step {step['index']}")
+            if isinstance(action, Terminate):
+                answer = action.answer
+    if not writer.steps:
+        raise ConfigError(f"{run_dir} has no executed actions to script")
+    final = (run_dir / str(steps[-1]["screenshot"]), answer)
+    script_steps = list(writer.steps)
+    around = _absolute_paths(source[1], source[0]) if source else _plain_scenario(run, steps, writer, final)
+    document = _document(run, source[0] if source else None, around, script_steps)
+    result.steps = len(script_steps)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_text(_header(run_dir, result) + _dump(document), encoding="utf-8")
+    load_scenario(out_file)
+    return result
+
+
+def _document(run: dict[str, Any], spec: ScenarioSpec | None, around: dict[str, Any],
+              steps: list[Any]) -> dict[str, Any]:
+    instruction = spec.instruction if spec is not None else str(run.get("task") or "Replay the recorded run.")
+    document: dict[str, Any] = {"instruction": instruction}
+    if spec is not None and spec.description:
+        document["description"] = spec.description
+    document["tags"] = [*(spec.tags if spec is not None else ()), "replay"]
+    document.update({k: v for k, v in around.items() if k != "checks"})
+    budget = dict(document.get("budget") or {})
+    budget["max_steps"] = max(int(budget.get("max_steps") or 0), 2 * len(steps) + 5)
+    document["budget"] = budget
+    document["checks"] = around["checks"]
+    document["steps"] = steps
+    return document
+
+
+def _header(run_dir: Path, result: ScriptResult) -> str:
+    made = datetime.now().strftime("%Y-%m-%d %H:%M")
+    source = f" (scenario {result.source})" if result.source else ""
+    return (f"# Replay script written by `screenpilot script` on {made} from the run {run_dir}{source}.\n"
+            f"# Replay: screenpilot scenario run {result.path.name}   (no model needed; anchors in "
+            f"anchors/{result.path.stem}/)\n")
+
+
+class _Flow(dict[str, Any]):
+    """A mapping written on one line (``{image: ..., offset: [..]}``) in the script."""
+
+
+class _Block(dict[str, Any]):
+    """A mapping written as ``key: value`` lines (a step's ``click: ...``)."""
+
+
+class _ScriptDumper(yaml.SafeDumper):
+    """SafeDumper that writes :class:`_Flow` mappings in flow style."""
+
+
+_ScriptDumper.add_representer(
+    _Flow, lambda dumper, data: dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=True))
+_ScriptDumper.add_representer(
+    _Block, lambda dumper, data: dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=False))
+
+
+def _flow_steps(steps: list[Any]) -> list[Any]:
+    """Each step's argument mapping on one line: ``- click: {image: ..., near: [x, y]}``."""
+    return [_Block({k: _Flow(v) if isinstance(v, dict) else v for k, v in s.items()}) if isinstance(s, dict) else s
+            for s in steps]
+
+
+def _dump(document: dict[str, Any]) -> str:
+    document = {**document, "steps": _flow_steps(document["steps"])}
+    return yaml.dump(document, Dumper=_ScriptDumper, sort_keys=False, allow_unicode=True, width=140,
+                     default_flow_style=None)

@@ -1,0 +1,1 @@
+"""Model backends, one module each: local transformers, OpenAI-compatible HTTP, scripted replies."""

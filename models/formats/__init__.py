@@ -1,0 +1,1 @@
+"""Prompt formats, one module per model family: system prompt and tool schema, history, reply parsing, mapping."""

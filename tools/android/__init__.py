@@ -1,0 +1,1 @@
+"""An Android phone or emulator over ADB."""

@@ -1,0 +1,1 @@
+"""Executors on Chromium through Playwright: the browser and the emulated phone."""

@@ -1,0 +1,684 @@
+"""The emulated phone executor: a Chromium page with a phone's screen, touch input and user agent.
+
+The phone comes from one of Playwright's device descriptors (``playwright.devices["Pixel 7"]``,
+``"iPhone 13"``...; on the command line ``--phone pixel-7``): viewport, device scale factor
+(DSF), ``is_mobile``, ``has_touch`` and user agent. Taps, long presses and swipes are touch
+events (CDP ``Input.dispatchTouchEvent``), so pages see ``touchstart``/``touchmove``/``touchend``.
+
+Pixel spaces (every variable says which one it holds):
+
+* **device px** -- pixels of the screenshot, ``size`` = viewport CSS size x DSF, rounded
+  (Pixel 7: 412x839 CSS x 2.625 = 1082x2202). This is the executor's *screen space*: frames,
+  action points and ``size`` are in device px, as a phone's screenshot is.
+* **viewport css px** -- the device's CSS pixels: ``viewport_css_px = device_px / DSF``.
+* **client css px** -- what input events take. Chromium's input takes layout-viewport (client)
+  coordinates, so on a page that is zoomed (a page without ``<meta name="viewport">`` is laid
+  out 980 px wide and shown at scale ~0.42) the point is divided by the visual viewport's scale
+  and shifted by its offset: ``client_css_px = viewport_css_px / scale + offset``. Without this
+  step a tap lands where the screenshot shows something else. :func:`device_to_client` is the
+  whole chain; it is a pure function with its own tests.
+
+Phone verbs: Back is the tab's history back; Home opens ``home_url`` (default: the start URL);
+``OpenApp`` opens the URL configured for that app name (``apps``); Menu (recent apps) and keys
+without a keyboard equivalent (volume, power...) raise :class:`ActionFailedError`. Android key
+events map onto keyboard keys (``KEYCODE_ENTER`` -> Enter, ``KEYCODE_DEL`` -> Backspace,
+letters, digits, arrows...). Clicks are taps (a right or middle click, or one without a point,
+is refused: a touchscreen has neither); a Drag is a swipe; Scroll turns the wheel.
+
+Errors as in :mod:`screenpilot.tools.web.browser`: a closed or crashed browser raises :class:`ExecutorError`,
+what the model can fix raises :class:`ActionFailedError`, Terminate/AskUser raise ValueError.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import time
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image
+
+from screenpilot.agent.actions import (
+    Action,
+    AndroidKey,
+    AskUser,
+    Click,
+    Drag,
+    GoBack,
+    LongPress,
+    MoveTo,
+    Navigate,
+    OpenApp,
+    Point,
+    PressKeys,
+    Scroll,
+    Swipe,
+    SystemButton,
+    SystemButtonName,
+    Terminate,
+    TypeText,
+    Wait,
+    assert_never,
+)
+from screenpilot.agent.errors import ActionFailedError, ConfigError, ExecutorError
+from screenpilot.agent.frame import Frame
+from screenpilot.tools.settle import GrayFrame, SettleSettings, wait_until_stable
+from screenpilot.tools.web.browser import (
+    PLAYWRIGHT_INSTALL_HINT,
+    UrlGuard,
+    _acquire_playwright,
+    _release_playwright,
+    chromium_args,
+    find_chromium,
+    gray_from_jpeg,
+    is_gone_error,
+    normalize_url,
+    playwright_chord,
+    vet_navigation,
+)
+
+try:
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    _PLAYWRIGHT_IMPORT_ERROR: str | None = None
+except ImportError as _exc:  # pragma: no cover - the browser extra is missing
+    _PLAYWRIGHT_IMPORT_ERROR = str(_exc)
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, Route
+
+DEFAULT_DEVICE = "Pixel 7"
+
+_MARK_SECRET_FIELDS_JS = """(values) => document.querySelectorAll("input, textarea").forEach(e => {
+  const shows = values.some(v => v && (e.value || "").includes(v));
+  if (shows) e.setAttribute("data-screenpilot-masked", ""); else e.removeAttribute("data-screenpilot-masked");
+})"""
+
+_ANDROID_TO_PLAYWRIGHT: dict[str, str] = {
+    "ENTER": "Enter", "DPAD_CENTER": "Enter", "DEL": "Backspace", "FORWARD_DEL": "Delete", "TAB": "Tab",
+    "SPACE": " ", "ESCAPE": "Escape", "DPAD_UP": "ArrowUp", "DPAD_DOWN": "ArrowDown", "DPAD_LEFT": "ArrowLeft",
+    "DPAD_RIGHT": "ArrowRight", "PAGE_UP": "PageUp", "PAGE_DOWN": "PageDown", "MOVE_HOME": "Home",
+    "MOVE_END": "End", "INSERT": "Insert", "COMMA": ",", "PERIOD": ".", "MINUS": "-", "EQUALS": "=",
+    "LEFT_BRACKET": "[", "RIGHT_BRACKET": "]", "BACKSLASH": "\\", "SEMICOLON": ";", "APOSTROPHE": "'",
+    "SLASH": "/", "GRAVE": "`", "AT": "@", "PLUS": "+", "STAR": "*", "POUND": "#",
+} | {c: c.lower() for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"} | {d: d for d in "0123456789"}
+"""Android key event name (without ``KEYCODE_``) -> Playwright key, for keys a keyboard has."""
+
+_ANDROID_SYSTEM_KEYS: dict[str, SystemButtonName] = {"BACK": "back", "HOME": "home", "MENU": "menu",
+                                                     "APP_SWITCH": "menu"}
+
+
+# --- pure helpers ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VisualViewport:
+    """The page's visual viewport: ``scale`` (pinch zoom; < 1 for a zoomed-out desktop layout)
+    and its offset from the layout viewport, in client css px."""
+
+    scale: float = 1.0
+    offset_left: float = 0.0
+    offset_top: float = 0.0
+
+
+def device_to_viewport_css(device_px: Point, dsf: float) -> tuple[float, float]:
+    """A screenshot point (device px) in the device's CSS pixels: ``device_px / dsf``."""
+    return device_px.x / dsf, device_px.y / dsf
+
+
+def device_to_client(device_px: Point, dsf: float, viewport: VisualViewport) -> tuple[float, float]:
+    """A screenshot point (device px) in the client css px that Chromium's input events take.
+
+    ``viewport_css_px = device_px / dsf``, then ``client_css_px = viewport_css_px / scale + offset``.
+    """
+    x_css, y_css = device_to_viewport_css(device_px, dsf)
+    return x_css / viewport.scale + viewport.offset_left, y_css / viewport.scale + viewport.offset_top
+
+
+def client_to_device(client_css_px: tuple[float, float], dsf: float, viewport: VisualViewport) -> Point:
+    """The inverse of :func:`device_to_client`, rounded to the nearest device px: where a page
+    element at ``client_css_px`` (e.g. from a bounding box) appears in the screenshot."""
+    x_css = (client_css_px[0] - viewport.offset_left) * viewport.scale
+    y_css = (client_css_px[1] - viewport.offset_top) * viewport.scale
+    return Point(round(x_css * dsf), round(y_css * dsf))
+
+
+def device_size(viewport_css_px: tuple[int, int], dsf: float) -> tuple[int, int]:
+    """The screenshot size in device px for a viewport of ``viewport_css_px`` (width, height):
+    each side times ``dsf``, rounded to nearest. Chromium's own capture can be a pixel off; the
+    executor crops or pads its captures to this size so every frame has exactly ``size``."""
+    return round(viewport_css_px[0] * dsf), round(viewport_css_px[1] * dsf)
+
+
+def fit_image(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``image`` as RGB of exactly ``size``: cropped at the right/bottom, or padded there with
+    black (captures differ from :func:`device_size` by at most a pixel)."""
+    rgb = image.convert("RGB") if image.mode != "RGB" else image
+    return rgb if rgb.size == size else rgb.crop((0, 0, *size))
+
+
+def touch_path(start: tuple[float, float], end: tuple[float, float], steps: int) -> list[tuple[float, float]]:
+    """``steps`` evenly spaced points after ``start`` up to and including ``end``."""
+    return [(start[0] + (end[0] - start[0]) * i / steps, start[1] + (end[1] - start[1]) * i / steps)
+            for i in range(1, steps + 1)]
+
+
+def swipe_steps(seconds: float) -> int:
+    """Touch moves in a swipe lasting ``seconds``: one per ~16 ms (a 60 Hz screen), 5 to 60."""
+    return max(5, min(60, round(seconds / 0.016)))
+
+
+def device_slug(name: str) -> str:
+    """The command-line spelling of a device name: ``"Pixel 7"`` -> ``pixel-7``,
+    ``"Pixel 4a (5G)"`` -> ``pixel-4a-5g``, ``"Galaxy S9+"`` -> ``galaxy-s9-plus``."""
+    text = name.lower().replace("+", " plus")
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+
+
+def phone_devices(available: Collection[str]) -> list[str]:
+    """The phone and tablet names among Playwright's descriptors (no desktops), sorted."""
+    return sorted(name for name in available if not name.startswith("Desktop"))
+
+
+def resolve_device(name: str, available: Collection[str]) -> str:
+    """The Playwright descriptor name for ``name``: exact (``"Pixel 7"``), any case, or its
+    slug (``pixel-7``). Raises ConfigError listing the choices (as slugs) when none matches."""
+    if name in available:
+        return name
+    wanted = device_slug(name)
+    for candidate in available:
+        if device_slug(candidate) == wanted:
+            return candidate
+    choices = ", ".join(device_slug(n) for n in phone_devices(available) if "landscape" not in n.lower())
+    raise ConfigError(f"unknown phone {name!r}; choose one of: {choices} (add -landscape for landscape)")
+
+
+def app_url(apps: Mapping[str, str], name: str) -> str | None:
+    """The URL configured for app ``name`` (case and spacing ignored), or None."""
+    def key(text: str) -> str:
+        return " ".join(text.lower().split())
+
+    wanted = key(name)
+    return next((url for app, url in apps.items() if key(app) == wanted), None)
+
+
+def android_system_button(code: str) -> SystemButtonName | None:
+    """The system button an Android key event presses (``KEYCODE_BACK`` -> back, ``HOME``,
+    ``MENU`` and ``APP_SWITCH`` -> menu), or None."""
+    return _ANDROID_SYSTEM_KEYS.get(code.removeprefix("KEYCODE_"))
+
+
+def android_playwright_key(code: str) -> str | None:
+    """The Playwright key for an Android key event a keyboard has (``KEYCODE_ENTER`` -> Enter,
+    ``KEYCODE_DEL`` -> Backspace, ``KEYCODE_A`` -> a), or None (volume, power, camera...)."""
+    return _ANDROID_TO_PLAYWRIGHT.get(code.removeprefix("KEYCODE_"))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# --- settings --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PhoneSettings:
+    """How the emulated phone starts. Times in seconds.
+
+    ``device``: a Playwright device descriptor name or its slug (``"Pixel 7"``, ``pixel-7``,
+    ``iphone-13``). ``start_url``: opened after launch (None: about:blank). ``home_url``: what
+    Home opens (None: ``start_url``). ``apps``: app name -> URL that ``OpenApp`` opens.
+    ``executable_path``: a Chromium binary (None: found as :func:`screenpilot.tools.web.browser.find_chromium` does).
+    """
+
+    device: str = DEFAULT_DEVICE
+    start_url: str | None = None
+    home_url: str | None = None
+    apps: Mapping[str, str] = field(default_factory=dict)
+    headless: bool = True
+    executable_path: str | None = None
+    settle: SettleSettings = field(default_factory=SettleSettings)
+    navigation_timeout_s: float = 30.0
+    extra_args: tuple[str, ...] = ()
+
+
+# --- the executor ----------------------------------------------------------------------------
+
+
+class PhoneExecutor:
+    """Observe and act on an emulated phone (see the module docstring for pixel spaces).
+
+    Launches Chromium in the constructor; raises ConfigError for an unknown device, a missing
+    Playwright or Chromium, or a start URL that does not open, ExecutorError when the browser
+    does not start. ``url_guard`` (optional) vets every navigation the page starts and may
+    block it (see :data:`screenpilot.tools.web.browser.UrlGuard`). Use as a context manager or call :meth:`close`.
+    """
+
+    kind: str = "phone"
+
+    def __init__(self, settings: PhoneSettings | None = None, url_guard: UrlGuard | None = None) -> None:
+        if _PLAYWRIGHT_IMPORT_ERROR is not None:
+            raise ConfigError(f"the phone executor needs Playwright ({_PLAYWRIGHT_IMPORT_ERROR}); "
+                              f"{PLAYWRIGHT_INSTALL_HINT}")
+        self.settings = settings or PhoneSettings()
+        self._url_guard = url_guard
+        self.mask_values: list[str] = []
+        self._events: list[str] = []
+        self._closed = False
+        self._cdp: CDPSession | None = None
+        self._cdp_page: Page | None = None
+        self._browser: Browser | None = None
+        self._playwright = _acquire_playwright()
+        try:
+            self.device = resolve_device(self.settings.device, self._playwright.devices.keys())
+            self.descriptor: dict[str, Any] = dict(self._playwright.devices[self.device])
+            self.dsf = float(self.descriptor["device_scale_factor"])
+            viewport = self.descriptor["viewport"]
+            self.viewport_css_px: tuple[int, int] = (int(viewport["width"]), int(viewport["height"]))
+            self._size = device_size(self.viewport_css_px, self.dsf)
+            self.executable = find_chromium(self.settings.executable_path,
+                                            self._playwright.chromium.executable_path)
+            self._browser = self._launch(self.executable)
+            self._context = self._new_context(self._browser)
+            self._page = self._context.new_page()
+            self._context.on("page", self._on_new_page)
+            if self.settings.start_url:
+                self._open_start_url(self.settings.start_url)
+        except BaseException:
+            self.close()
+            raise
+
+    # --- set-up ------------------------------------------------------------------------------
+
+    def _launch(self, executable: str) -> Browser:
+        try:
+            return self._playwright.chromium.launch(executable_path=executable, headless=self.settings.headless,
+                                                    args=chromium_args(self.settings.extra_args))
+        except PlaywrightError as exc:
+            raise ExecutorError(f"Chromium ({executable}) did not start: {_first_line(exc)}") from exc
+
+    def _new_context(self, browser: Browser) -> BrowserContext:
+        d = self.descriptor
+        context = browser.new_context(
+            viewport=d["viewport"], screen=d.get("screen", d["viewport"]), user_agent=d["user_agent"],
+            device_scale_factor=self.dsf, is_mobile=bool(d["is_mobile"]), has_touch=bool(d["has_touch"]),
+        )
+        context.set_default_navigation_timeout(self.settings.navigation_timeout_s * 1000)
+        if self._url_guard is not None:
+            context.route("**/*", self._route)
+        return context
+
+    def _open_start_url(self, url: str) -> None:
+        try:
+            self._goto(url)
+        except ActionFailedError as exc:
+            raise ConfigError(f"the start URL could not be opened: {exc.message}") from exc
+
+    # --- Executor protocol -------------------------------------------------------------------
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the screen in device px, equal to every Frame's size."""
+        return self._size
+
+    @property
+    def page(self) -> Page:
+        """The current Playwright page, for setup steps and checks."""
+        return self._page
+
+    def screenshot(self) -> Frame:
+        """Capture the screen in device px (RGB, exactly :attr:`size`) with URL and title.
+
+        ``extra`` holds the device name, its DSF and, when something happened since the last
+        capture, ``events`` (new tabs, blocked navigations).
+        """
+        with self._driving("take a screenshot"):
+            taken_at = time.time()
+            start = time.perf_counter()
+            data = self._capture(type="png", scale="device", mask=self._secret_fields(), mask_color="#282828")
+            image = fit_image(Image.open(io.BytesIO(data)), self._size)
+            capture_s = time.perf_counter() - start
+            extra: dict[str, object] = {"device": self.device, "device_scale_factor": self.dsf}
+            if self._events:
+                extra["events"], self._events = self._events, []
+            return Frame(image=image, taken_at=taken_at, capture_s=capture_s, url=self._page.url,
+                         title=self._title(), extra=extra)
+
+    def execute(self, action: Action) -> None:
+        """Carry out one device-px ``action`` (see the module docstring for what each does)."""
+        with self._driving(f"carry out {type(action).__name__}"):
+            match action:
+                case Click() | LongPress() | Swipe() | Drag() | Scroll() | MoveTo():
+                    self._touch_action(action)
+                case TypeText(text=text):
+                    self._type(text)
+                case PressKeys(keys=keys):
+                    self._press(keys)
+                case AndroidKey(code=code):
+                    self._android_key(code)
+                case SystemButton(name=name):
+                    self._system_button(name)
+                case OpenApp(name=name):
+                    self._open_app(name)
+                case Navigate(url=url):
+                    self._goto(url)
+                case GoBack():
+                    self._system_button("back")
+                case Wait(seconds=seconds):
+                    self._wait(seconds)
+                case Terminate() | AskUser():
+                    raise ValueError(f"{type(action).__name__} is handled by the loop, not by an executor")
+                case _:
+                    assert_never(action)
+
+    def _touch_action(self, action: Click | LongPress | Swipe | Drag | Scroll | MoveTo) -> None:
+        match action:
+            case Click(at=at, button=button, count=count):
+                self._tap(at, button, count)
+            case LongPress(at=at, seconds=seconds):
+                self._long_press(at, seconds)
+            case Swipe(start=start, end=end, seconds=seconds):
+                self._swipe(start, end, seconds)
+            case Drag(to=to, start=start):
+                self._swipe(self._require(start, "a drag needs its start point on a touchscreen"), to, 0.5)
+            case Scroll(dy=dy, dx=dx, at=at):
+                self._scroll(at, dx, dy)
+            case MoveTo():
+                raise ActionFailedError("a touchscreen has no pointer to move",
+                                        hint="tap (click) or long_press the element instead")
+            case _:
+                assert_never(action)
+
+    def settle(self) -> float:
+        """Wait until the page has loaded and stopped changing, at most ``max_wait_s``; seconds spent."""
+        settings = self.settings.settle
+        start = time.monotonic()
+        with self._driving("wait for the page to settle"):
+            if settings.fixed_delay_s is None:
+                with suppress(PlaywrightTimeoutError):
+                    self._page.wait_for_load_state("load", timeout=max(1.0, settings.max_wait_s * 1000))
+            wait_until_stable(self._small_gray, settings)
+        return time.monotonic() - start
+
+    def describe(self) -> dict[str, object]:
+        """What run.json records about this phone."""
+        return {
+            "kind": self.kind, "emulated": True, "device": self.device,
+            "viewport_css_px": list(self.viewport_css_px), "device_scale_factor": self.dsf,
+            "screen_device_px": list(self._size), "user_agent": self.descriptor.get("user_agent"),
+            "is_mobile": self.descriptor.get("is_mobile"), "has_touch": self.descriptor.get("has_touch"),
+            "home_url": self.home_url, "apps": dict(self.settings.apps),
+            "executable": getattr(self, "executable", None), "headless": self.settings.headless,
+        }
+
+    @property
+    def home_url(self) -> str | None:
+        """What Home opens: ``home_url``, else the start URL (None: Home is unavailable)."""
+        return self.settings.home_url or self.settings.start_url
+
+    def close(self) -> None:
+        """Close the browser and release Playwright. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._browser is not None:
+            with suppress(Exception):
+                self._browser.close()
+        _release_playwright()
+
+    def __enter__(self) -> PhoneExecutor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _driving(self, what: str) -> Iterator[None]:
+        """Refuse a closed executor and turn Playwright errors into ExecutorError."""
+        if self._closed:
+            raise ExecutorError(f"cannot {what}: the phone executor is closed")
+        try:
+            yield
+        except PlaywrightTimeoutError as exc:
+            raise ExecutorError(f"cannot {what}: the browser did not answer in time ({_first_line(exc)})") from exc
+        except PlaywrightError as exc:
+            gone = is_gone_error(exc) or (self._browser is not None and not self._browser.is_connected())
+            reason = "the browser has closed or crashed; start a new run" if gone else _first_line(exc)
+            raise ExecutorError(f"cannot {what}: {reason}") from exc
+
+    def _on_new_page(self, page: Page) -> None:
+        self._page = page
+        self._events.append(f"new tab opened: {page.url}")
+
+    def _route(self, route: Route) -> None:
+        """Vet navigations and their first redirect hop as the browser does."""
+        if self._url_guard is None:
+            route.fallback()
+            return
+        vet_navigation(route, self._url_guard,
+                       lambda url, reason: self._events.append(f"navigation to {url} blocked: {reason}"))
+
+    def _title(self) -> str | None:
+        try:
+            return self._page.title()
+        except PlaywrightError as exc:
+            if is_gone_error(exc):
+                raise
+            return None
+
+    def _session(self) -> CDPSession:
+        if self._cdp is None or self._cdp_page is not self._page:
+            self._cdp = self._context.new_cdp_session(self._page)
+            self._cdp_page = self._page
+        return self._cdp
+
+    def _small_gray(self) -> GrayFrame:
+        """A cheap capture for settle detection (small grayscale)."""
+        data = self._capture(type="jpeg", quality=40, scale="css")
+        return gray_from_jpeg(data, self.settings.settle.downscale_width, self.viewport_css_px[0])
+
+    def _secret_fields(self) -> list[Any]:
+        """Locators of the fields to paint over: marked ``data-screenpilot-secret``, or showing
+        one of :attr:`mask_values` (marked ``data-screenpilot-masked`` for the capture)."""
+        if self.mask_values:
+            with suppress(PlaywrightError):
+                self._page.evaluate(_MARK_SECRET_FIELDS_JS, self.mask_values)
+        return [self._page.locator("[data-screenpilot-secret], [data-screenpilot-masked]")]
+
+    def _capture(self, **options: Any) -> bytes:
+        """``page.screenshot(**options)``. Chromium refuses captures for a moment while a
+        navigation swaps the document ("Unable to capture screenshot"): retried a few times."""
+        for attempt in range(5):
+            try:
+                return self._page.screenshot(animations="allow", caret="initial", **options)
+            except PlaywrightError as exc:
+                if is_gone_error(exc) or attempt == 4:
+                    raise
+                time.sleep(0.1)
+        raise AssertionError("unreachable")
+
+    # --- touch -------------------------------------------------------------------------------
+
+    def visual_viewport(self) -> VisualViewport:
+        """The page's current visual viewport (scale and offset, client css px)."""
+        with self._driving("read the visual viewport"):
+            return self._visual_viewport()
+
+    def _visual_viewport(self) -> VisualViewport:
+        values = self._page.evaluate(
+            "() => { const v = window.visualViewport;"
+            " return v ? [v.scale, v.offsetLeft, v.offsetTop] : [1, 0, 0]; }")
+        return VisualViewport(float(values[0]), float(values[1]), float(values[2]))
+
+    def _checked(self, device_px: Point) -> Point:
+        width, height = self._size
+        if not (0 <= device_px.x < width and 0 <= device_px.y < height):
+            raise ActionFailedError(f"point ({device_px.x}, {device_px.y}) is outside the {width}x{height} screen",
+                                    hint=f"use coordinates with 0 <= x < {width} and 0 <= y < {height}")
+        return device_px
+
+    def _client(self, device_px: Point, viewport: VisualViewport | None = None) -> tuple[float, float]:
+        return device_to_client(self._checked(device_px), self.dsf, viewport or self._visual_viewport())
+
+    @staticmethod
+    def _require(point: Point | None, problem: str) -> Point:
+        if point is None:
+            raise ActionFailedError(problem, hint="a touchscreen has no pointer: give the coordinate to touch")
+        return point
+
+    def _touch(self, kind: str, client_css_px: tuple[float, float] | None) -> None:
+        points = [] if client_css_px is None else [{"x": client_css_px[0], "y": client_css_px[1]}]
+        self._session().send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    def _tap(self, at: Point | None, button: str, count: int) -> None:
+        if button != "left":
+            raise ActionFailedError(f"a touchscreen has no {button} button",
+                                    hint="tap (click) the element, or long_press it for its context menu")
+        if count < 1:
+            raise ActionFailedError(f"tap count must be at least 1, got {count}", hint="tap once or twice")
+        client_css_px = self._client(self._require(at, "a tap needs a point"))
+        for _ in range(count):
+            self._page.touchscreen.tap(*client_css_px)
+
+    def _long_press(self, at: Point, seconds: float) -> None:
+        if not 0 < seconds <= 60:
+            raise ActionFailedError(f"cannot hold for {seconds} seconds", hint="hold between 0.5 and 10 seconds")
+        client_css_px = self._client(at)
+        self._touch("touchStart", client_css_px)
+        try:
+            time.sleep(seconds)
+        finally:
+            self._touch("touchEnd", None)
+
+    def _swipe(self, start: Point, end: Point, seconds: float) -> None:
+        if not 0 < seconds <= 60:
+            raise ActionFailedError(f"cannot swipe for {seconds} seconds", hint="swipe within 0.1 to 2 seconds")
+        viewport = self._visual_viewport()
+        begin, finish = self._client(start, viewport), self._client(end, viewport)
+        steps = swipe_steps(seconds)
+        self._touch("touchStart", begin)
+        try:
+            for client_css_px in touch_path(begin, finish, steps):
+                time.sleep(seconds / steps)
+                self._touch("touchMove", client_css_px)
+        finally:
+            self._touch("touchEnd", None)
+
+    def _scroll(self, at: Point | None, dx: int, dy: int) -> None:
+        viewport = self._visual_viewport()
+        point = at or Point(self._size[0] // 2, self._size[1] // 2)
+        x, y = self._client(point, viewport)
+        per_device_px = 1 / (self.dsf * viewport.scale)
+        self._page.mouse.move(x, y)
+        self._page.mouse.wheel(dx * per_device_px, dy * per_device_px)
+
+    # --- keys, buttons and apps ----------------------------------------------------------------
+
+    def _type(self, text: str) -> None:
+        keyboard = self._page.keyboard
+        for index, line in enumerate(text.replace("\r\n", "\n").split("\n")):
+            if index:
+                keyboard.press("Enter")
+            if line:
+                keyboard.type(line)
+
+    def _press(self, keys: Sequence[str]) -> None:
+        try:
+            names = playwright_chord(keys)
+        except ValueError as exc:
+            raise ActionFailedError(f"cannot press {'+'.join(keys) or 'nothing'}: {exc}",
+                                    hint="use a key event such as KEYCODE_ENTER or KEYCODE_DEL") from None
+        self._page.keyboard.press("+".join(names))
+
+    def _android_key(self, code: str) -> None:
+        button = android_system_button(code)
+        if button is not None:
+            self._system_button(button)
+            return
+        key = android_playwright_key(code)
+        if key is None:
+            raise ActionFailedError(
+                f"{code} is not available on an emulated phone",
+                hint="the emulated phone has keyboard keys (KEYCODE_ENTER, KEYCODE_DEL, KEYCODE_TAB, letters, "
+                "digits, arrows) and the Back and Home buttons, no volume, power or camera keys")
+        self._page.keyboard.press(key)
+
+    def _system_button(self, name: SystemButtonName) -> None:
+        match name:
+            case "back":
+                self._go_back()
+            case "home":
+                if self.home_url is None:
+                    raise ActionFailedError("this phone has no home page configured",
+                                            hint="open an app or go back instead")
+                self._goto(self.home_url)
+            case "menu":
+                raise ActionFailedError("the emulated phone has no recent-apps screen",
+                                        hint="use open with the app's name to switch apps")
+            case "enter":
+                self._page.keyboard.press("Enter")
+
+    def _open_app(self, name: str) -> None:
+        url = app_url(self.settings.apps, name)
+        if url is None:
+            known = ", ".join(sorted(self.settings.apps)) or "none"
+            raise ActionFailedError(f"no app named {name!r} on this phone",
+                                    hint=f"the apps on this phone are: {known}")
+        self._goto(url)
+
+    def _wait(self, seconds: float) -> None:
+        if not (seconds >= 0 and math.isfinite(seconds)):
+            raise ActionFailedError(f"cannot wait {seconds} seconds", hint="wait a number of seconds >= 0")
+        time.sleep(seconds)
+
+    def _goto(self, url: str) -> None:
+        try:
+            target = normalize_url(url)
+        except ValueError:
+            raise ActionFailedError("cannot open an empty URL",
+                                    hint="give a full URL such as https://example.com/") from None
+        try:
+            self._page.goto(target, wait_until="domcontentloaded")
+        except PlaywrightTimeoutError as exc:
+            raise ActionFailedError(f"{target} did not load in time", hint="wait and look at the screen") from exc
+        except PlaywrightError as exc:
+            if is_gone_error(exc):
+                raise
+            raise ActionFailedError(f"{target} failed to load ({_first_line(exc)})",
+                                    hint="the page did not load; check the address or try something else") from exc
+
+    def _go_back(self) -> None:
+        history = self._session().send("Page.getNavigationHistory")
+        if int(history["currentIndex"]) == 0:
+            raise ActionFailedError("there is no previous screen to go back to",
+                                    hint="use Home or open an app instead")
+        self._page.go_back(wait_until="domcontentloaded")
+
+
+__all__ = [
+    "DEFAULT_DEVICE",
+    "PhoneExecutor",
+    "PhoneSettings",
+    "VisualViewport",
+    "android_playwright_key",
+    "android_system_button",
+    "app_url",
+    "client_to_device",
+    "device_size",
+    "device_slug",
+    "device_to_client",
+    "device_to_viewport_css",
+    "fit_image",
+    "phone_devices",
+    "resolve_device",
+    "swipe_steps",
+    "touch_path",
+]
