@@ -358,7 +358,7 @@ def quick_calibration_ok(
     kind = "browser" if isinstance(chosen, BrowserTarget) else "desktop"
     backend = model or build_model(RunSettings(task="calibrate", model=model_settings))
     try:
-        prompt = build_prompt_format(prompt_settings, kind, model_settings)
+        prompt = build_prompt_format(prompt_settings, kind, model_settings.spec)
         report = calibrate_target(backend, prompt, chosen, quick=True)
     finally:
         if model is None:

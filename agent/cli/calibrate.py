@@ -131,7 +131,7 @@ def cmd_calibrate(args: argparse.Namespace, console: Console) -> int:
     model = build_model(RunSettings(task="calibrate", model=model_settings))
     try:
         kind = "browser" if isinstance(target, BrowserTarget) else "desktop"
-        prompt = build_prompt_format(prompt_settings, kind, model_settings)
+        prompt = build_prompt_format(prompt_settings, kind, model_settings.spec)
         console.print(f"Calibrating {escape(model.name)} ({'quick 3x3 grid' if args.quick else '28 targets'}) ...")
         report = calibrate_target(model, prompt, target, quick=args.quick, check_size=not args.no_size_check,
                                   progress=_progress(console))

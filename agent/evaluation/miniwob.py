@@ -33,13 +33,13 @@ from screenpilot.agent.actions import Action, Point, Scroll, map_points
 from screenpilot.agent.errors import ConfigError
 from screenpilot.agent.frame import Frame
 from screenpilot.agent.run.loop import Agent, EndCondition, LoopLimits, Observer, RunResult, RunStatus, StepRecord
+from screenpilot.agent.run.runner import build_prompt_format
 from screenpilot.agent.run.settings import BrowserTarget
 from screenpilot.agent.run.trajectory import TrajectoryWriter
 from screenpilot.agent.scenario.runner import (
     EpisodeOptions,
     EpisodeResult,
     build_episode_model,
-    build_episode_prompt,
     deadline,
     episode_stats,
     first_of,
@@ -276,8 +276,8 @@ def run_miniwob_episode(
                 raise ConfigError("the browser executor does not expose its page; MiniWoB++ needs it")
             instruction = start_episode(page, options.seed, mw.episode_s)
             executor: Executor = CroppedExecutor(browser, TASK_REGION_VIEWPORT_PX, mw.zoom) if mw.zoom else browser
-            prompt = build_episode_prompt(options.prompt, browser_actions=False, terminate_answer=False,
-                                          model_spec=options.model.spec if options.model else None)
+            prompt = build_prompt_format(options.prompt, "browser", options.model.spec if options.model else None,
+                                         browser_actions=False, ask_user=False)
             metadata = {"model": model.describe(), "prompt_format": prompt.describe() if hasattr(prompt, "describe")
                         else {"name": prompt.name},
                         "resize": {"min_pixels": prompt.min_pixels, "max_pixels": prompt.max_pixels},

@@ -14,12 +14,9 @@ from typing import Literal
 from screenpilot.agent.errors import ConfigError
 from screenpilot.agent.run.loop import Agent, LoopLimits, Observer, RunResult
 from screenpilot.agent.run.settings import (
-    DEFAULT_MAX_PIXELS,
-    DEFAULT_MIN_PIXELS,
     AdbTarget,
     BrowserTarget,
     DesktopTarget,
-    ModelSettings,
     PhoneTarget,
     PromptSettings,
     RunSettings,
@@ -39,34 +36,36 @@ class RunOutcome:
 
 
 def build_prompt_format(
-    settings: PromptSettings, executor_kind: str, model: ModelSettings | None = None
+    settings: PromptSettings,
+    executor_kind: str,
+    model_spec: str | None = None,
+    *,
+    browser_actions: bool | None = None,
+    ask_user: bool = True,
+    terminate_answer: bool = False,
 ) -> PromptFormat:
-    """The prompt format ``settings.format`` names, or with ``auto`` the one ``model`` speaks
-    (:func:`screenpilot.models.formats.registry.detect_format`; Qwen2.5-VL without a model). Resize bounds left at
-    the defaults (3,136 .. 12,845,056) become the chosen family's own; others are kept.
-    ConfigError for an unknown format name."""
+    """The one place a prompt format is built from settings (``screenpilot run``, scenarios,
+    evaluations, calibration).
+
+    The family is ``settings.format``, or with ``auto`` the one the model ``model_spec`` speaks
+    (:func:`screenpilot.models.formats.registry.detect_format`; Qwen2.5-VL without a model). A phone
+    executor speaks Qwen2.5-VL's ``mobile_use``. Resize bounds left unset (None) become the
+    family's own; a given bound is used as given. ``browser_actions`` (navigate, back): None means
+    "when the executor is a browser". ``ask_user`` False for unattended episodes (nobody to ask);
+    ``terminate_answer``: the model must end with an answer. ConfigError for an unknown format
+    name, a family without a phone format, or bad bounds.
+    """
+    from screenpilot.models.formats.qwen25_mobile import phone_prompt_format
     from screenpilot.models.formats.registry import choose_format, make_format
 
     if executor_kind == "phone":
-        return _phone_prompt_format(settings, model)
-    choice = choose_format(settings.format, model.spec if model is not None else None)
-    defaults = (settings.min_pixels, settings.max_pixels) == (DEFAULT_MIN_PIXELS, DEFAULT_MAX_PIXELS)
-    return make_format(
-        choice.name,
-        min_pixels=None if defaults else settings.min_pixels,
-        max_pixels=None if defaults else settings.max_pixels,
-        keep_images=settings.keep_images,
-        browser_actions=executor_kind == "browser",
-    )
-
-
-def _phone_prompt_format(settings: PromptSettings, model: ModelSettings | None) -> PromptFormat:
-    """Phones speak ``mobile_use`` (:func:`screenpilot.models.formats.qwen25_mobile.phone_prompt_format`)."""
-    from screenpilot.models.formats.qwen25_mobile import phone_prompt_format
-
-    return phone_prompt_format(settings.format, model.spec if model is not None else None,
-                               min_pixels=settings.min_pixels, max_pixels=settings.max_pixels,
-                               keep_images=settings.keep_images)
+        return phone_prompt_format(settings.format, model_spec, min_pixels=settings.min_pixels,
+                                   max_pixels=settings.max_pixels, keep_images=settings.keep_images,
+                                   ask_user=ask_user, terminate_answer=terminate_answer)
+    choice = choose_format(settings.format, model_spec)
+    return make_format(choice.name, min_pixels=settings.min_pixels, max_pixels=settings.max_pixels,
+                       keep_images=settings.keep_images, ask_user=ask_user, terminate_answer=terminate_answer,
+                       browser_actions=executor_kind == "browser" if browser_actions is None else browser_actions)
 
 
 def build_model(settings: RunSettings) -> ModelBackend:
@@ -200,7 +199,7 @@ def run_task(
     model = build_model(settings)
     try:
         with open_executor(settings.target, policy, settings.secrets.values) as executor:
-            prompt = build_prompt_format(settings.prompt, executor.kind, settings.model)
+            prompt = build_prompt_format(settings.prompt, executor.kind, settings.model.spec)
             run_dir = new_run_dir(settings.out_dir, settings.task)
             metadata = {**_metadata(settings, model, prompt, executor), "policy": policy.describe(),
                         "secrets": settings.secrets.names}
@@ -228,7 +227,7 @@ def _metadata(
     return {
         "model": model.describe(),
         "prompt_format": {"name": prompt.name, **asdict(settings.prompt), "min_pixels": prompt.min_pixels,
-                          "max_pixels": prompt.max_pixels},
+                          "max_pixels": prompt.max_pixels, "requested": asdict(settings.prompt)},
         "resize": {"min_pixels": prompt.min_pixels, "max_pixels": prompt.max_pixels},
         "executor": executor.describe(),
         "limits": {"max_steps": settings.max_steps, "max_model_errors": settings.max_model_errors},

@@ -8,11 +8,12 @@ from pathlib import Path
 
 from screenpilot.agent.safety.gate import PolicyConfig
 from screenpilot.agent.safety.secrets import SecretStore
+from screenpilot.models import resize
 
-# The bounds of the released Qwen2.5-VL preprocessor_config.json. A server left at its
-# defaults resizes with the same pair, so even an unexpected server-side resize is a no-op.
-DEFAULT_MIN_PIXELS = 3136
-DEFAULT_MAX_PIXELS = 12845056
+DEFAULT_MIN_PIXELS: int = resize.MIN_PIXELS
+"""Qwen2.5-VL's released lower bound (defined in :mod:`screenpilot.models.resize`), for help texts."""
+DEFAULT_MAX_PIXELS: int = resize.MAX_PIXELS
+"""Qwen2.5-VL's released upper bound (defined in :mod:`screenpilot.models.resize`), for help texts."""
 
 
 @dataclass(frozen=True)
@@ -41,12 +42,14 @@ class PromptSettings:
     """Prompt format and image budget: resize bounds in pixels, screenshots kept in history.
 
     ``format``: ``auto`` (detected from the model, see :mod:`screenpilot.models.formats.registry`), ``qwen2.5-vl``,
-    ``qwen3-vl`` or ``ui-tars``. Bounds left at the defaults become the chosen family's own.
+    ``qwen3-vl`` or ``ui-tars``. ``min_pixels`` / ``max_pixels``: the model image's area bounds in
+    pixels; None (unset) means the chosen family's own bounds, and a given value is always used,
+    even one equal to a family default.
     """
 
     format: str = "auto"
-    min_pixels: int = DEFAULT_MIN_PIXELS
-    max_pixels: int = DEFAULT_MAX_PIXELS
+    min_pixels: int | None = None
+    max_pixels: int | None = None
     keep_images: int = 1
 
 

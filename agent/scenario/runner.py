@@ -31,6 +31,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 from screenpilot.agent.actions import Navigate
 from screenpilot.agent.errors import ActionFailedError, ConfigError, ScreenpilotError
 from screenpilot.agent.run.loop import Agent, EndCondition, LoopLimits, Observer, RunResult, StepRecord
+from screenpilot.agent.run.runner import build_prompt_format
 from screenpilot.agent.run.settings import BrowserTarget, ModelSettings, PhoneTarget, PromptSettings, RunSettings
 from screenpilot.agent.run.trajectory import TrajectoryWriter, new_run_dir, read_steps
 from screenpilot.agent.scenario.checks import CheckContext, CheckResult, run_checks
@@ -151,30 +152,6 @@ def write_checks(run_dir: Path, payload: dict[str, Any]) -> None:
     tmp = run_dir / (CHECKS_FILE + ".tmp")
     tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     tmp.replace(run_dir / CHECKS_FILE)
-
-
-def build_episode_prompt(
-    settings: PromptSettings, *, browser_actions: bool, terminate_answer: bool, phone: bool = False,
-    model_spec: str | None = None,
-) -> PromptFormat:
-    """The prompt format for an unattended episode (no person to ask: ``ask_user`` is off);
-    ``phone``: the executor is a phone, which speaks ``mobile_use``. With format ``auto`` the
-    family follows ``model_spec`` (Qwen2.5-VL for scripted replies); bounds left at the
-    defaults become the family's own (as for ``screenpilot run``)."""
-    if phone:
-        from screenpilot.models.formats.qwen25_mobile import phone_prompt_format
-
-        return phone_prompt_format(settings.format, None, min_pixels=settings.min_pixels,
-                                   max_pixels=settings.max_pixels, keep_images=settings.keep_images, ask_user=False,
-                                   terminate_answer=terminate_answer)
-    from screenpilot.agent.run.settings import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
-    from screenpilot.models.formats.registry import choose_format, make_format
-
-    choice = choose_format(settings.format, model_spec)
-    defaults = (settings.min_pixels, settings.max_pixels) == (DEFAULT_MIN_PIXELS, DEFAULT_MAX_PIXELS)
-    return make_format(choice.name, min_pixels=None if defaults else settings.min_pixels,
-                       max_pixels=None if defaults else settings.max_pixels, keep_images=settings.keep_images,
-                       browser_actions=browser_actions, ask_user=False, terminate_answer=terminate_answer)
 
 
 def build_episode_model(model: ModelSettings | None, replies: Sequence[str] | None, source: str) -> ModelBackend:
@@ -388,9 +365,8 @@ def _episode_driver(spec: ScenarioSpec, options: EpisodeOptions, model: ModelBac
     """``model`` with the episode's prompt format, or (``model`` None) the replay of
     ``spec.steps`` with the fallback model of ``options``. ``urls``: (start URL, site base URL)."""
     def prompt_for(settings: ModelSettings | None) -> PromptFormat:
-        return build_episode_prompt(options.prompt, browser_actions=executor.kind == "browser",
-                                    terminate_answer=spec.needs_answer, phone=executor.kind == "phone",
-                                    model_spec=settings.spec if settings else None)
+        return build_prompt_format(options.prompt, executor.kind, settings.spec if settings else None,
+                                   ask_user=False, terminate_answer=spec.needs_answer)
 
     if model is not None:
         return _Driver(model, prompt_for(options.model))

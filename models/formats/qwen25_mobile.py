@@ -454,8 +454,8 @@ def phone_prompt_format(
     requested: str,
     model: str | None,
     *,
-    min_pixels: int = MIN_PIXELS,
-    max_pixels: int = MAX_PIXELS,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
     keep_images: int = 1,
     ask_user: bool = True,
     terminate_answer: bool = False,
@@ -465,7 +465,7 @@ def phone_prompt_format(
     ``requested`` is the configured format: ``qwen2.5-vl-mobile`` itself, or any name
     :func:`screenpilot.models.formats.registry.choose_format` accepts (``auto`` detects it from the ``model`` string)
     that resolves to Qwen2.5-VL, whose phone dialect this is. Another family (Qwen3-VL,
-    UI-TARS) raises ConfigError: it has no phone format here.
+    UI-TARS) raises ConfigError: it has no phone format here. Bounds None: Qwen2.5-VL's own.
     """
     if requested.strip().lower() != NAME:
         from screenpilot.models.formats.registry import QWEN25, choose_format
@@ -474,7 +474,8 @@ def phone_prompt_format(
         if choice.name != QWEN25:
             raise ConfigError(f"phones use Qwen2.5-VL's mobile_use format, but the prompt format is "
                               f"{choice.name} ({choice.reason}); use a Qwen2.5-VL model or --prompt-format qwen2.5-vl")
-    return Qwen25MobileFormat(min_pixels=min_pixels, max_pixels=max_pixels, keep_images=keep_images,
+    return Qwen25MobileFormat(min_pixels=MIN_PIXELS if min_pixels is None else min_pixels,
+                              max_pixels=MAX_PIXELS if max_pixels is None else max_pixels, keep_images=keep_images,
                               ask_user=ask_user, terminate_answer=terminate_answer)
 
 

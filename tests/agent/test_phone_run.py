@@ -26,7 +26,7 @@ from screenpilot.agent.actions import (
 from screenpilot.agent.cli.main import build_parser, main, settings_from_args
 from screenpilot.agent.errors import ConfigError
 from screenpilot.agent.run.runner import build_prompt_format, target_kind
-from screenpilot.agent.run.settings import AdbTarget, BrowserTarget, ModelSettings, PhoneTarget, PromptSettings
+from screenpilot.agent.run.settings import AdbTarget, BrowserTarget, PhoneTarget, PromptSettings
 from screenpilot.models.formats.qwen25_mobile import NAME as MOBILE
 from screenpilot.models.formats.qwen25_mobile import Qwen25MobileFormat, format_calls
 from screenpilot.models.resize import model_size_for, screen_to_model
@@ -78,7 +78,7 @@ def test_conflicting_phone_options(extra: tuple[str, ...], message: str) -> None
 
 
 def test_phones_get_the_mobile_use_format_automatically() -> None:
-    prompt = build_prompt_format(PromptSettings(), "phone", ModelSettings("qwen2.5-vl-7b"))
+    prompt = build_prompt_format(PromptSettings(), "phone", "qwen2.5-vl-7b")
     assert isinstance(prompt, Qwen25MobileFormat) and prompt.name == MOBILE
     assert build_prompt_format(PromptSettings(format=MOBILE), "phone").name == MOBILE
     assert build_prompt_format(PromptSettings(), "browser").name == "qwen2.5-vl"

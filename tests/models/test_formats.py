@@ -99,12 +99,27 @@ def test_each_format_has_its_family_bounds() -> None:
 
 
 def test_runner_picks_the_models_format_and_its_bounds() -> None:
-    prompt = build_prompt_format(PromptSettings(), "browser", ModelSettings("qwen3-vl-8b"))
+    prompt = build_prompt_format(PromptSettings(), "browser", "qwen3-vl-8b")
     assert prompt.name == QWEN3 and (prompt.min_pixels, prompt.max_pixels) == (65536, 16777216)
     explicit = PromptSettings(format="ui-tars", min_pixels=3136, max_pixels=1003520)
-    prompt = build_prompt_format(explicit, "desktop", ModelSettings("qwen3-vl-8b"))
+    prompt = build_prompt_format(explicit, "desktop", "qwen3-vl-8b")
     assert prompt.name == UITARS and (prompt.min_pixels, prompt.max_pixels) == (3136, 1003520)
     assert build_prompt_format(PromptSettings(), "browser").name == QWEN25
+
+
+def test_an_explicit_bound_is_honoured_even_when_it_equals_a_default() -> None:
+    # Qwen2.5-VL's defaults asked of Qwen3-VL (whose own pair is 65,536 .. 16,777,216).
+    asked = PromptSettings(min_pixels=3136, max_pixels=12845056)
+    for kind in ("browser", "desktop"):
+        prompt = build_prompt_format(asked, kind, "qwen3-vl-8b")
+        assert (prompt.min_pixels, prompt.max_pixels) == (3136, 12845056)
+    only_max = build_prompt_format(PromptSettings(max_pixels=12845056), "browser", "ui-tars-1.5-7b")
+    assert (only_max.min_pixels, only_max.max_pixels) == (78400, 12845056)
+    phone = build_prompt_format(PromptSettings(max_pixels=802816), "phone", "qwen2.5-vl-7b")
+    assert (phone.min_pixels, phone.max_pixels) == (3136, 802816)
+    unattended = build_prompt_format(asked, "browser", "qwen3-vl-8b", ask_user=False, terminate_answer=True)
+    assert (unattended.min_pixels, unattended.max_pixels) == (3136, 12845056)
+    assert "ask_user" not in unattended.system_prompt((1288, 728))
 
 
 def test_cli_prompt_format_option_reaches_the_settings() -> None:
