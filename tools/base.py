@@ -1,30 +1,56 @@
-"""The executor contract shared by the browser and the desktop.
+"""The executor contract: what every executor does, and the capabilities some of them declare.
 
 Every executor works in *screen pixels*: the browser's CSS-pixel viewport (device scale
-factor 1 by default, so screenshot pixels equal CSS pixels) or the desktop monitor's pixels.
+factor 1 by default, so screenshot pixels equal CSS pixels), the desktop monitor's pixels or a
+phone's device pixels. :func:`screenpilot.tools.check_executor` tests an executor against this
+contract.
+
+Capabilities are protocols an executor satisfies by having the member, checked with
+``isinstance`` (they are ``runtime_checkable``), never with ``getattr``:
+
+* :class:`ShowsPage`: the screen is a Playwright page (browser, emulated phone): scenario
+  ``js`` setup steps and page checks use it.
+* :class:`OnXDisplay`: the screen is an X display: desktop checks run X clients on it.
+* :class:`MasksSecrets`: the executor can paint over fields that show secret values, so the
+  model never sees a typed password.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias, get_args, runtime_checkable
 
 from screenpilot.agent.actions import Action
 from screenpilot.agent.frame import Frame
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+ExecutorKind: TypeAlias = Literal["browser", "desktop", "phone"]
+"""What an executor drives; it decides the prompt's extra actions (a browser navigates, a phone
+speaks ``mobile_use``)."""
+
+EXECUTOR_KINDS: tuple[str, ...] = get_args(ExecutorKind)
 
 
 class Executor(Protocol):
     """Observe and act on one screen.
 
-    ``screenshot()`` returns a :class:`Frame` whose image is ``size`` (width, height) pixels.
+    ``kind`` is one of :data:`ExecutorKind`. ``size`` is (width, height) in screen pixels.
+    ``screenshot()`` returns a :class:`Frame` whose image is ``size`` pixels.
     ``execute(action)`` carries out one screen-space action; it raises
     :class:`screenpilot.agent.errors.ExecutorError` when the screen can no longer be driven and
-    :class:`screenpilot.agent.errors.ActionFailedError` for a failure the model can fix. It does not
-    handle :class:`screenpilot.agent.actions.Terminate` or :class:`screenpilot.agent.actions.AskUser` (the loop does).
+    :class:`screenpilot.agent.errors.ActionFailedError` for a failure the model can fix (a point
+    off the screen, an unknown key). It does not handle :class:`screenpilot.agent.actions.Terminate`
+    or :class:`screenpilot.agent.actions.AskUser` (the loop does): those raise ValueError.
     ``settle()`` waits until the screen stops changing after an action (bounded), returning
-    the seconds spent. ``close()`` releases everything the executor started; it is idempotent.
+    the seconds spent. ``describe()`` is a JSON-ready dict for run.json. ``close()`` releases
+    everything the executor started; it is idempotent, and a closed executor's ``screenshot()``
+    raises ExecutorError.
     """
 
-    kind: str
+    @property
+    def kind(self) -> ExecutorKind: ...
 
     @property
     def size(self) -> tuple[int, int]: ...
@@ -38,3 +64,35 @@ class Executor(Protocol):
     def describe(self) -> dict[str, object]: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class ShowsPage(Protocol):
+    """An executor whose screen is a Playwright page: :attr:`page` is the current tab."""
+
+    @property
+    def page(self) -> Page: ...
+
+
+@runtime_checkable
+class OnXDisplay(Protocol):
+    """An executor whose screen is an X display: ``display`` (``":99"``) and the
+    ``xauthority`` file its clients need (None: none needed)."""
+
+    @property
+    def display(self) -> str: ...
+
+    @property
+    def xauthority(self) -> str | None: ...
+
+
+@runtime_checkable
+class MasksSecrets(Protocol):
+    """An executor that can keep secret values out of its screenshots."""
+
+    def hide_values(self, values: Sequence[str]) -> None:
+        """From the next screenshot on, paint over every field whose value contains one of ``values``."""
+        ...
+
+
+__all__ = ["EXECUTOR_KINDS", "Executor", "ExecutorKind", "MasksSecrets", "OnXDisplay", "ShowsPage"]

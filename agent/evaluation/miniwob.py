@@ -25,7 +25,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
@@ -47,7 +47,10 @@ from screenpilot.agent.scenario.runner import (
     unattended_policy,
     write_checks,
 )
-from screenpilot.tools.base import Executor
+from screenpilot.tools.base import Executor, ShowsPage
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 SUITE_PREFIX = "miniwob:"
 TASK_REGION_VIEWPORT_PX: tuple[int, int, int, int] = (0, 0, 160, 210)
@@ -197,9 +200,11 @@ class CroppedExecutor:
         return self.region_viewport_px[2] * self.zoom, self.region_viewport_px[3] * self.zoom
 
     @property
-    def page(self) -> Any:
-        """The inner executor's page (for checks), or None."""
-        return getattr(self.inner, "page", None)
+    def page(self) -> Page:
+        """The inner executor's page (for checks); ConfigError when it shows none."""
+        if not isinstance(self.inner, ShowsPage):
+            raise ConfigError(f"the {self.inner.kind} executor shows no page to crop")
+        return self.inner.page
 
     def crop_to_viewport(self, crop_point: Point) -> Point:
         """A crop-space point in viewport pixels (clamped into the region)."""
@@ -271,9 +276,9 @@ def run_miniwob_episode(
         target = BrowserTarget(url=url, viewport=mw.viewport, headed=options.headed,
                                executable_path=options.executable_path)
         with open_executor(target, unattended_policy(url, "browser")) as browser:
-            page = getattr(browser, "page", None)
-            if page is None:
-                raise ConfigError("the browser executor does not expose its page; MiniWoB++ needs it")
+            if not isinstance(browser, ShowsPage):
+                raise ConfigError("the browser executor does not show its page; MiniWoB++ needs it")
+            page = browser.page
             instruction = start_episode(page, options.seed, mw.episode_s)
             executor: Executor = CroppedExecutor(browser, TASK_REGION_VIEWPORT_PX, mw.zoom) if mw.zoom else browser
             prompt = build_prompt_format(options.prompt, "browser", options.model.spec if options.model else None,

@@ -109,7 +109,7 @@ def open_executor(
             ),
             url_guard=None if policy is None else _url_guard(policy),
         )
-        browser.mask_values = list(mask_values)
+        browser.hide_values(mask_values)
         try:
             yield browser
         finally:
@@ -145,7 +145,7 @@ def open_phone(
     settings = PhoneSettings(device=target.device, start_url=target.url, home_url=target.home_url, apps=target.apps,
                              headless=not target.headed, executable_path=target.executable_path)
     phone = PhoneExecutor(settings, url_guard=None if policy is None else _url_guard(policy))
-    phone.mask_values = list(mask_values)
+    phone.hide_values(mask_values)
     return phone
 
 

@@ -48,7 +48,7 @@ from screenpilot.agent.scenario.spec import (
     WaitStep,
 )
 from screenpilot.models.base import ModelBackend, PromptFormat
-from screenpilot.tools.base import Executor
+from screenpilot.tools.base import Executor, OnXDisplay, ShowsPage
 
 PHASES: tuple[str, ...] = ("capture", "model", "execute", "settle")
 CHECKS_FILE = "checks.json"
@@ -225,21 +225,18 @@ def make_run_dir(options: EpisodeOptions, name: str) -> Path:
 
 
 def _page_of(executor: Executor) -> Any:
-    page = getattr(executor, "page", None)
-    if page is None:
-        raise ConfigError(f"the {executor.kind} executor does not expose a page for setup steps and checks")
-    return page
+    if not isinstance(executor, ShowsPage):
+        raise ConfigError(f"the {executor.kind} executor does not show a page for setup steps and checks")
+    return executor.page
 
 
 def _display_env(executor: Executor) -> dict[str, str] | None:
     """The environment for X clients of a desktop executor's display (None: not a desktop)."""
-    display = getattr(executor, "display", None)
-    if not isinstance(display, str) or not display:
+    if not isinstance(executor, OnXDisplay) or not executor.display:
         return None
-    env = {**os.environ, "DISPLAY": display}
-    xauthority = getattr(executor, "xauthority", None)
-    if isinstance(xauthority, str) and xauthority:
-        env["XAUTHORITY"] = xauthority
+    env = {**os.environ, "DISPLAY": executor.display}
+    if executor.xauthority:
+        env["XAUTHORITY"] = executor.xauthority
     return env
 
 
@@ -376,10 +373,10 @@ def _episode_driver(spec: ScenarioSpec, options: EpisodeOptions, model: ModelBac
     if options.fallback_model is not None:
         fallback = Fallback(build_episode_model(options.fallback_model, None, str(spec.source)),
                             prompt_for(options.fallback_model))
-    page = None if executor.kind == "desktop" else getattr(executor, "page", None)
     start_url, base_url = urls
+    shown = executor if isinstance(executor, ShowsPage) else None
     replay = ReplayDriver(spec.steps or (), instruction=spec.instruction, source=spec.source,
-                          page=None if page is None else lambda: getattr(executor, "page", None),
+                          page=None if shown is None else lambda: shown.page,
                           base_url=base_url or start_url, fallback=fallback, run_dir=run_dir)
     return _Driver(replay, ReplayFormat(), (replay,), replay.end_condition)
 
@@ -421,7 +418,7 @@ def run_scenario(
                           limits=LoopLimits(max_steps=spec.budget.max_steps),
                           end_when=first_of(driver.end_when, deadline(spec.budget.time_limit_s)))
             result = agent.run(spec.instruction)
-            context = CheckContext(page=getattr(executor, "page", None) if executor.kind != "desktop" else None,
+            context = CheckContext(page=executor.page if isinstance(executor, ShowsPage) else None,
                                    screenshot=lambda: executor.screenshot().image, answer=result.answer,
                                    workdir=workdir, display_env=_display_env(executor))
             checks = run_checks(spec.checks, context)

@@ -30,7 +30,7 @@ from screenpilot.agent.run.settings import AdbTarget, BrowserTarget, PhoneTarget
 from screenpilot.models.formats.qwen25_mobile import NAME as MOBILE
 from screenpilot.models.formats.qwen25_mobile import Qwen25MobileFormat, format_calls
 from screenpilot.models.resize import model_size_for, screen_to_model
-from screenpilot.tools.web.browser import find_chromium
+from screenpilot.tools.web.session import find_chromium
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"
 

@@ -234,7 +234,7 @@ def test_secret_reaches_the_page_and_nowhere_else(safety_site: SiteState, tmp_pa
     writer = TrajectoryWriter(run_dir, {"secrets": store.names}, redact=store.redact)
     url = f"http://127.0.0.1:{safety_site.port}/login.html"
     with BrowserExecutor(BrowserSettings(start_url=url)) as browser:
-        browser.mask_values = store.values
+        browser.hide_values(store.values)
         agent = Agent(model, Qwen25Format(browser_actions=True), browser, observers=[writer], secrets=store)
         assert agent.run("Log in" + store.prompt_note()).status == "success"
         assert browser.page.evaluate("() => [password.value, token.value]") == [value, value]

@@ -39,18 +39,9 @@ from screenpilot.agent.actions import (
 )
 from screenpilot.agent.errors import ActionFailedError, ConfigError, ExecutorError
 from screenpilot.tools.settle import SettleSettings
-from screenpilot.tools.web.browser import (
-    BrowserExecutor,
-    BrowserSettings,
-    drag_steps,
-    find_chromium,
-    gray_from_jpeg,
-    is_gone_error,
-    is_layout_char,
-    normalize_url,
-    playwright_chord,
-    playwright_key,
-)
+from screenpilot.tools.web.browser import BrowserExecutor, BrowserSettings, drag_steps
+from screenpilot.tools.web.keys import is_layout_char, playwright_chord, playwright_key
+from screenpilot.tools.web.session import find_chromium, gray_from_jpeg, is_gone_error, normalize_url
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"
 ROOT = Path(__file__).resolve().parents[2]

@@ -31,7 +31,6 @@ from screenpilot.agent.actions import (
 )
 from screenpilot.agent.errors import ActionFailedError, ConfigError
 from screenpilot.tools.settle import SettleSettings
-from screenpilot.tools.web.browser import find_chromium
 from screenpilot.tools.web.phone import (
     PhoneExecutor,
     PhoneSettings,
@@ -49,6 +48,7 @@ from screenpilot.tools.web.phone import (
     swipe_steps,
     touch_path,
 )
+from screenpilot.tools.web.session import find_chromium
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"
 
@@ -302,8 +302,8 @@ def test_fields_showing_a_secret_are_painted_over(app: PhoneExecutor) -> None:
     app.page.fill("#name", "pin 4417-9902")
     point = center(app, "#name")
     assert app.screenshot().image.getpixel((point.x, point.y)) != (0x28, 0x28, 0x28)
-    app.mask_values = ["4417-9902"]
+    app.hide_values(["4417-9902"])
     try:
         assert app.screenshot().image.getpixel((point.x, point.y)) == (0x28, 0x28, 0x28)
     finally:
-        app.mask_values = []
+        app.hide_values([])

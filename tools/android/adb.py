@@ -44,7 +44,7 @@ import subprocess
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -338,7 +338,7 @@ class AdbExecutor:
     replaces how adb is invoked (tests; default :class:`SubprocessAdbRunner`).
     """
 
-    kind: str = "phone"
+    kind: Literal["phone"] = "phone"
 
     def __init__(self, settings: AdbSettings | None = None, runner: AdbRunner | None = None) -> None:
         self.settings = settings or AdbSettings()

@@ -35,10 +35,10 @@ import io
 import math
 import re
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Collection, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from PIL import Image
 
@@ -64,33 +64,22 @@ from screenpilot.agent.actions import (
     Wait,
     assert_never,
 )
-from screenpilot.agent.errors import ActionFailedError, ConfigError, ExecutorError
+from screenpilot.agent.errors import ActionFailedError, ConfigError
 from screenpilot.agent.frame import Frame
 from screenpilot.tools.settle import GrayFrame, SettleSettings, wait_until_stable
-from screenpilot.tools.web.browser import (
-    PLAYWRIGHT_INSTALL_HINT,
+from screenpilot.tools.web.keys import playwright_chord
+from screenpilot.tools.web.session import (
+    ChromiumSession,
+    LaunchOptions,
+    PlaywrightError,
+    PlaywrightTimeoutError,
     UrlGuard,
-    _acquire_playwright,
-    _release_playwright,
-    chromium_args,
-    find_chromium,
     gray_from_jpeg,
     is_gone_error,
-    normalize_url,
-    playwright_chord,
-    vet_navigation,
 )
 
-try:
-    from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-
-    _PLAYWRIGHT_IMPORT_ERROR: str | None = None
-except ImportError as _exc:  # pragma: no cover - the browser extra is missing
-    _PLAYWRIGHT_IMPORT_ERROR = str(_exc)
-
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, Route
+    from playwright.sync_api import Page, Playwright
 
 DEFAULT_DEVICE = "Pixel 7"
 
@@ -219,11 +208,6 @@ def android_playwright_key(code: str) -> str | None:
     return _ANDROID_TO_PLAYWRIGHT.get(code.removeprefix("KEYCODE_"))
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 # --- settings --------------------------------------------------------------------------------
 
 
@@ -257,68 +241,40 @@ class PhoneExecutor:
     Launches Chromium in the constructor; raises ConfigError for an unknown device, a missing
     Playwright or Chromium, or a start URL that does not open, ExecutorError when the browser
     does not start. ``url_guard`` (optional) vets every navigation the page starts and may
-    block it (see :data:`screenpilot.tools.web.browser.UrlGuard`). Use as a context manager or call :meth:`close`.
+    block it (see :data:`screenpilot.tools.web.session.UrlGuard`). Use as a context manager or
+    call :meth:`close`. Capabilities: :class:`~screenpilot.tools.base.ShowsPage` (:attr:`page`)
+    and :class:`~screenpilot.tools.base.MasksSecrets` (:meth:`hide_values`).
     """
 
-    kind: str = "phone"
+    kind: Literal["phone"] = "phone"
 
     def __init__(self, settings: PhoneSettings | None = None, url_guard: UrlGuard | None = None) -> None:
-        if _PLAYWRIGHT_IMPORT_ERROR is not None:
-            raise ConfigError(f"the phone executor needs Playwright ({_PLAYWRIGHT_IMPORT_ERROR}); "
-                              f"{PLAYWRIGHT_INSTALL_HINT}")
         self.settings = settings or PhoneSettings()
-        self._url_guard = url_guard
-        self.mask_values: list[str] = []
-        self._events: list[str] = []
-        self._closed = False
-        self._cdp: CDPSession | None = None
-        self._cdp_page: Page | None = None
-        self._browser: Browser | None = None
-        self._playwright = _acquire_playwright()
+        self._hidden_values: list[str] = []
+        launch = LaunchOptions(headless=self.settings.headless, executable_path=self.settings.executable_path,
+                               extra_args=self.settings.extra_args,
+                               navigation_timeout_s=self.settings.navigation_timeout_s)
+        self._session = ChromiumSession(launch, self._context_options, owner="phone executor", url_guard=url_guard)
+        self.executable = self._session.executable
         try:
-            self.device = resolve_device(self.settings.device, self._playwright.devices.keys())
-            self.descriptor: dict[str, Any] = dict(self._playwright.devices[self.device])
-            self.dsf = float(self.descriptor["device_scale_factor"])
-            viewport = self.descriptor["viewport"]
-            self.viewport_css_px: tuple[int, int] = (int(viewport["width"]), int(viewport["height"]))
-            self._size = device_size(self.viewport_css_px, self.dsf)
-            self.executable = find_chromium(self.settings.executable_path,
-                                            self._playwright.chromium.executable_path)
-            self._browser = self._launch(self.executable)
-            self._context = self._new_context(self._browser)
-            self._page = self._context.new_page()
-            self._context.on("page", self._on_new_page)
             if self.settings.start_url:
-                self._open_start_url(self.settings.start_url)
+                self._session.open_start_url(self.settings.start_url)
         except BaseException:
             self.close()
             raise
 
-    # --- set-up ------------------------------------------------------------------------------
-
-    def _launch(self, executable: str) -> Browser:
-        try:
-            return self._playwright.chromium.launch(executable_path=executable, headless=self.settings.headless,
-                                                    args=chromium_args(self.settings.extra_args))
-        except PlaywrightError as exc:
-            raise ExecutorError(f"Chromium ({executable}) did not start: {_first_line(exc)}") from exc
-
-    def _new_context(self, browser: Browser) -> BrowserContext:
+    def _context_options(self, driver: Playwright) -> dict[str, Any]:
+        """The device's context options (resolving the device name first: ConfigError if unknown)."""
+        self.device = resolve_device(self.settings.device, driver.devices.keys())
+        self.descriptor: dict[str, Any] = dict(driver.devices[self.device])
+        self.dsf = float(self.descriptor["device_scale_factor"])
+        viewport = self.descriptor["viewport"]
+        self.viewport_css_px: tuple[int, int] = (int(viewport["width"]), int(viewport["height"]))
+        self._size = device_size(self.viewport_css_px, self.dsf)
         d = self.descriptor
-        context = browser.new_context(
-            viewport=d["viewport"], screen=d.get("screen", d["viewport"]), user_agent=d["user_agent"],
-            device_scale_factor=self.dsf, is_mobile=bool(d["is_mobile"]), has_touch=bool(d["has_touch"]),
-        )
-        context.set_default_navigation_timeout(self.settings.navigation_timeout_s * 1000)
-        if self._url_guard is not None:
-            context.route("**/*", self._route)
-        return context
-
-    def _open_start_url(self, url: str) -> None:
-        try:
-            self._goto(url)
-        except ActionFailedError as exc:
-            raise ConfigError(f"the start URL could not be opened: {exc.message}") from exc
+        return {"viewport": d["viewport"], "screen": d.get("screen", d["viewport"]), "user_agent": d["user_agent"],
+                "device_scale_factor": self.dsf, "is_mobile": bool(d["is_mobile"]),
+                "has_touch": bool(d["has_touch"])}
 
     # --- Executor protocol -------------------------------------------------------------------
 
@@ -330,52 +286,66 @@ class PhoneExecutor:
     @property
     def page(self) -> Page:
         """The current Playwright page, for setup steps and checks."""
-        return self._page
+        return self._session.page
+
+    def hide_values(self, values: Sequence[str]) -> None:
+        """From the next screenshot on, paint over every input field whose value contains one
+        of ``values`` (secrets typed for the model, which must never see them)."""
+        self._hidden_values = [value for value in values if value]
 
     def screenshot(self) -> Frame:
         """Capture the screen in device px (RGB, exactly :attr:`size`) with URL and title.
 
         ``extra`` holds the device name, its DSF and, when something happened since the last
-        capture, ``events`` (new tabs, blocked navigations).
+        capture, ``events`` (new tabs, dismissed dialogs, blocked navigations).
         """
-        with self._driving("take a screenshot"):
+        session = self._session
+        with session.driving("take a screenshot"):
+            session.leave_blocked_pages()
+            session.follow_pages()
             taken_at = time.time()
             start = time.perf_counter()
             data = self._capture(type="png", scale="device", mask=self._secret_fields(), mask_color="#282828")
             image = fit_image(Image.open(io.BytesIO(data)), self._size)
             capture_s = time.perf_counter() - start
             extra: dict[str, object] = {"device": self.device, "device_scale_factor": self.dsf}
-            if self._events:
-                extra["events"], self._events = self._events, []
-            return Frame(image=image, taken_at=taken_at, capture_s=capture_s, url=self._page.url,
-                         title=self._title(), extra=extra)
+            events = session.take_events()
+            if events:
+                extra["events"] = events
+            return Frame(image=image, taken_at=taken_at, capture_s=capture_s, url=session.page.url,
+                         title=session.title(), extra=extra)
 
     def execute(self, action: Action) -> None:
         """Carry out one device-px ``action`` (see the module docstring for what each does)."""
-        with self._driving(f"carry out {type(action).__name__}"):
-            match action:
-                case Click() | LongPress() | Swipe() | Drag() | Scroll() | MoveTo():
-                    self._touch_action(action)
-                case TypeText(text=text):
-                    self._type(text)
-                case PressKeys(keys=keys):
-                    self._press(keys)
-                case AndroidKey(code=code):
-                    self._android_key(code)
-                case SystemButton(name=name):
-                    self._system_button(name)
-                case OpenApp(name=name):
-                    self._open_app(name)
-                case Navigate(url=url):
-                    self._goto(url)
-                case GoBack():
-                    self._system_button("back")
-                case Wait(seconds=seconds):
-                    self._wait(seconds)
-                case Terminate() | AskUser():
-                    raise ValueError(f"{type(action).__name__} is handled by the loop, not by an executor")
-                case _:
-                    assert_never(action)
+        with self._session.driving(f"carry out {type(action).__name__}"):
+            self._session.follow_pages()
+            self._act(action)
+            self._session.follow_pages()
+
+    def _act(self, action: Action) -> None:
+        match action:
+            case Click() | LongPress() | Swipe() | Drag() | Scroll() | MoveTo():
+                self._touch_action(action)
+            case TypeText(text=text):
+                self._type(text)
+            case PressKeys(keys=keys):
+                self._press(keys)
+            case AndroidKey(code=code):
+                self._android_key(code)
+            case SystemButton(name=name):
+                self._system_button(name)
+            case OpenApp(name=name):
+                self._open_app(name)
+            case Navigate(url=url):
+                self._session.goto(url)
+            case GoBack():
+                self._system_button("back")
+            case Wait(seconds=seconds):
+                self._wait(seconds)
+            case Terminate() | AskUser():
+                raise ValueError(f"{type(action).__name__} is handled by the loop, not by an executor")
+            case _:
+                assert_never(action)
 
     def _touch_action(self, action: Click | LongPress | Swipe | Drag | Scroll | MoveTo) -> None:
         match action:
@@ -399,11 +369,12 @@ class PhoneExecutor:
         """Wait until the page has loaded and stopped changing, at most ``max_wait_s``; seconds spent."""
         settings = self.settings.settle
         start = time.monotonic()
-        with self._driving("wait for the page to settle"):
+        with self._session.driving("wait for the page to settle"):
             if settings.fixed_delay_s is None:
                 with suppress(PlaywrightTimeoutError):
-                    self._page.wait_for_load_state("load", timeout=max(1.0, settings.max_wait_s * 1000))
+                    self.page.wait_for_load_state("load", timeout=max(1.0, settings.max_wait_s * 1000))
             wait_until_stable(self._small_gray, settings)
+            self._session.follow_pages()
         return time.monotonic() - start
 
     def describe(self) -> dict[str, object]:
@@ -414,7 +385,7 @@ class PhoneExecutor:
             "screen_device_px": list(self._size), "user_agent": self.descriptor.get("user_agent"),
             "is_mobile": self.descriptor.get("is_mobile"), "has_touch": self.descriptor.get("has_touch"),
             "home_url": self.home_url, "apps": dict(self.settings.apps),
-            "executable": getattr(self, "executable", None), "headless": self.settings.headless,
+            "executable": self.executable, "headless": self.settings.headless,
         }
 
     @property
@@ -424,13 +395,7 @@ class PhoneExecutor:
 
     def close(self) -> None:
         """Close the browser and release Playwright. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._browser is not None:
-            with suppress(Exception):
-                self._browser.close()
-        _release_playwright()
+        self._session.close()
 
     def __enter__(self) -> PhoneExecutor:
         return self
@@ -438,47 +403,7 @@ class PhoneExecutor:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # --- plumbing ----------------------------------------------------------------------------
-
-    @contextmanager
-    def _driving(self, what: str) -> Iterator[None]:
-        """Refuse a closed executor and turn Playwright errors into ExecutorError."""
-        if self._closed:
-            raise ExecutorError(f"cannot {what}: the phone executor is closed")
-        try:
-            yield
-        except PlaywrightTimeoutError as exc:
-            raise ExecutorError(f"cannot {what}: the browser did not answer in time ({_first_line(exc)})") from exc
-        except PlaywrightError as exc:
-            gone = is_gone_error(exc) or (self._browser is not None and not self._browser.is_connected())
-            reason = "the browser has closed or crashed; start a new run" if gone else _first_line(exc)
-            raise ExecutorError(f"cannot {what}: {reason}") from exc
-
-    def _on_new_page(self, page: Page) -> None:
-        self._page = page
-        self._events.append(f"new tab opened: {page.url}")
-
-    def _route(self, route: Route) -> None:
-        """Vet navigations and their first redirect hop as the browser does."""
-        if self._url_guard is None:
-            route.fallback()
-            return
-        vet_navigation(route, self._url_guard,
-                       lambda url, reason: self._events.append(f"navigation to {url} blocked: {reason}"))
-
-    def _title(self) -> str | None:
-        try:
-            return self._page.title()
-        except PlaywrightError as exc:
-            if is_gone_error(exc):
-                raise
-            return None
-
-    def _session(self) -> CDPSession:
-        if self._cdp is None or self._cdp_page is not self._page:
-            self._cdp = self._context.new_cdp_session(self._page)
-            self._cdp_page = self._page
-        return self._cdp
+    # --- capture -------------------------------------------------------------------------------
 
     def _small_gray(self) -> GrayFrame:
         """A cheap capture for settle detection (small grayscale)."""
@@ -487,18 +412,18 @@ class PhoneExecutor:
 
     def _secret_fields(self) -> list[Any]:
         """Locators of the fields to paint over: marked ``data-screenpilot-secret``, or showing
-        one of :attr:`mask_values` (marked ``data-screenpilot-masked`` for the capture)."""
-        if self.mask_values:
+        one of the hidden values (marked ``data-screenpilot-masked`` for the capture)."""
+        if self._hidden_values:
             with suppress(PlaywrightError):
-                self._page.evaluate(_MARK_SECRET_FIELDS_JS, self.mask_values)
-        return [self._page.locator("[data-screenpilot-secret], [data-screenpilot-masked]")]
+                self.page.evaluate(_MARK_SECRET_FIELDS_JS, self._hidden_values)
+        return [self.page.locator("[data-screenpilot-secret], [data-screenpilot-masked]")]
 
     def _capture(self, **options: Any) -> bytes:
         """``page.screenshot(**options)``. Chromium refuses captures for a moment while a
         navigation swaps the document ("Unable to capture screenshot"): retried a few times."""
         for attempt in range(5):
             try:
-                return self._page.screenshot(animations="allow", caret="initial", **options)
+                return self.page.screenshot(animations="allow", caret="initial", **options)
             except PlaywrightError as exc:
                 if is_gone_error(exc) or attempt == 4:
                     raise
@@ -509,11 +434,11 @@ class PhoneExecutor:
 
     def visual_viewport(self) -> VisualViewport:
         """The page's current visual viewport (scale and offset, client css px)."""
-        with self._driving("read the visual viewport"):
+        with self._session.driving("read the visual viewport"):
             return self._visual_viewport()
 
     def _visual_viewport(self) -> VisualViewport:
-        values = self._page.evaluate(
+        values = self.page.evaluate(
             "() => { const v = window.visualViewport;"
             " return v ? [v.scale, v.offsetLeft, v.offsetTop] : [1, 0, 0]; }")
         return VisualViewport(float(values[0]), float(values[1]), float(values[2]))
@@ -536,7 +461,7 @@ class PhoneExecutor:
 
     def _touch(self, kind: str, client_css_px: tuple[float, float] | None) -> None:
         points = [] if client_css_px is None else [{"x": client_css_px[0], "y": client_css_px[1]}]
-        self._session().send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+        self._session.cdp().send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
 
     def _tap(self, at: Point | None, button: str, count: int) -> None:
         if button != "left":
@@ -546,7 +471,7 @@ class PhoneExecutor:
             raise ActionFailedError(f"tap count must be at least 1, got {count}", hint="tap once or twice")
         client_css_px = self._client(self._require(at, "a tap needs a point"))
         for _ in range(count):
-            self._page.touchscreen.tap(*client_css_px)
+            self.page.touchscreen.tap(*client_css_px)
 
     def _long_press(self, at: Point, seconds: float) -> None:
         if not 0 < seconds <= 60:
@@ -577,13 +502,13 @@ class PhoneExecutor:
         point = at or Point(self._size[0] // 2, self._size[1] // 2)
         x, y = self._client(point, viewport)
         per_device_px = 1 / (self.dsf * viewport.scale)
-        self._page.mouse.move(x, y)
-        self._page.mouse.wheel(dx * per_device_px, dy * per_device_px)
+        self.page.mouse.move(x, y)
+        self.page.mouse.wheel(dx * per_device_px, dy * per_device_px)
 
     # --- keys, buttons and apps ----------------------------------------------------------------
 
     def _type(self, text: str) -> None:
-        keyboard = self._page.keyboard
+        keyboard = self.page.keyboard
         for index, line in enumerate(text.replace("\r\n", "\n").split("\n")):
             if index:
                 keyboard.press("Enter")
@@ -596,7 +521,7 @@ class PhoneExecutor:
         except ValueError as exc:
             raise ActionFailedError(f"cannot press {'+'.join(keys) or 'nothing'}: {exc}",
                                     hint="use a key event such as KEYCODE_ENTER or KEYCODE_DEL") from None
-        self._page.keyboard.press("+".join(names))
+        self.page.keyboard.press("+".join(names))
 
     def _android_key(self, code: str) -> None:
         button = android_system_button(code)
@@ -609,7 +534,7 @@ class PhoneExecutor:
                 f"{code} is not available on an emulated phone",
                 hint="the emulated phone has keyboard keys (KEYCODE_ENTER, KEYCODE_DEL, KEYCODE_TAB, letters, "
                 "digits, arrows) and the Back and Home buttons, no volume, power or camera keys")
-        self._page.keyboard.press(key)
+        self.page.keyboard.press(key)
 
     def _system_button(self, name: SystemButtonName) -> None:
         match name:
@@ -619,12 +544,12 @@ class PhoneExecutor:
                 if self.home_url is None:
                     raise ActionFailedError("this phone has no home page configured",
                                             hint="open an app or go back instead")
-                self._goto(self.home_url)
+                self._session.goto(self.home_url)
             case "menu":
                 raise ActionFailedError("the emulated phone has no recent-apps screen",
                                         hint="use open with the app's name to switch apps")
             case "enter":
-                self._page.keyboard.press("Enter")
+                self.page.keyboard.press("Enter")
 
     def _open_app(self, name: str) -> None:
         url = app_url(self.settings.apps, name)
@@ -632,35 +557,15 @@ class PhoneExecutor:
             known = ", ".join(sorted(self.settings.apps)) or "none"
             raise ActionFailedError(f"no app named {name!r} on this phone",
                                     hint=f"the apps on this phone are: {known}")
-        self._goto(url)
+        self._session.goto(url)
 
     def _wait(self, seconds: float) -> None:
         if not (seconds >= 0 and math.isfinite(seconds)):
             raise ActionFailedError(f"cannot wait {seconds} seconds", hint="wait a number of seconds >= 0")
         time.sleep(seconds)
 
-    def _goto(self, url: str) -> None:
-        try:
-            target = normalize_url(url)
-        except ValueError:
-            raise ActionFailedError("cannot open an empty URL",
-                                    hint="give a full URL such as https://example.com/") from None
-        try:
-            self._page.goto(target, wait_until="domcontentloaded")
-        except PlaywrightTimeoutError as exc:
-            raise ActionFailedError(f"{target} did not load in time", hint="wait and look at the screen") from exc
-        except PlaywrightError as exc:
-            if is_gone_error(exc):
-                raise
-            raise ActionFailedError(f"{target} failed to load ({_first_line(exc)})",
-                                    hint="the page did not load; check the address or try something else") from exc
-
     def _go_back(self) -> None:
-        history = self._session().send("Page.getNavigationHistory")
-        if int(history["currentIndex"]) == 0:
-            raise ActionFailedError("there is no previous screen to go back to",
-                                    hint="use Home or open an app instead")
-        self._page.go_back(wait_until="domcontentloaded")
+        self._session.go_back("use Home or open an app instead")
 
 
 __all__ = [

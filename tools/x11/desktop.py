@@ -434,7 +434,7 @@ class DesktopExecutor:
     :class:`ExecutorError` when the display stops answering.
     """
 
-    kind = "desktop"
+    kind: Literal["desktop"] = "desktop"
 
     def __init__(self, settings: DesktopSettings | None = None) -> None:
         self.settings = settings = settings or DesktopSettings()

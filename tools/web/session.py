@@ -1,0 +1,626 @@
+"""One Chromium browser driven through Playwright's sync API: the single owner of Playwright.
+
+Both web executors (:mod:`screenpilot.tools.web.browser` and :mod:`screenpilot.tools.web.phone`)
+hold a :class:`ChromiumSession`; what they share lives here once: finding and launching
+Chromium, the per-thread Playwright driver, one browser context, the current tab (new tabs take
+over, a closed tab hands over to the newest one left), dialogs, navigation vetting, the liveness
+of browser and page, and the translation of Playwright errors into screenpilot's.
+
+Errors. Inside :meth:`ChromiumSession.driving`, a closed or crashed browser or page raises
+:class:`ExecutorError` with the reason (and every later call says the same); a Playwright time-out
+raises ExecutorError too. :meth:`ChromiumSession.goto` and :meth:`ChromiumSession.go_back` raise
+:class:`ActionFailedError` for what the model can fix (a malformed URL, a page that fails to load,
+no history, a blocked navigation).
+
+Tabs. A page that opens (``target=_blank``, ``window.open``) becomes the current page at the
+next :meth:`ChromiumSession.follow_pages`; when the current tab closes, the newest remaining one
+takes over (a blank tab is opened when none is left). Dialogs (``alert``/``confirm``/``prompt``)
+are dismissed, ``beforeunload`` is accepted. Each such event is queued as one line of text for
+the next Frame (:meth:`ChromiumSession.take_events`).
+
+Threads. Playwright's sync API allows one driver per thread and refuses to start inside a running
+asyncio loop: sessions created in the same thread share that thread's driver (each has its own
+browser), and a session must be used from the thread that created it.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
+
+import cv2
+import numpy as np
+
+from screenpilot.agent.errors import ActionFailedError, ConfigError, ExecutorError
+from screenpilot.tools.settle import GrayFrame
+
+try:
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+    from playwright.sync_api import sync_playwright
+
+    _PLAYWRIGHT_IMPORT_ERROR: str | None = None
+except ImportError as _exc:  # pragma: no cover - exercised in a subprocess test
+    _PLAYWRIGHT_IMPORT_ERROR = str(_exc)
+
+    class PlaywrightError(Exception):  # type: ignore[no-redef]
+        """Stands in for Playwright's Error while Playwright is missing (nothing raises it)."""
+
+    class PlaywrightTimeoutError(PlaywrightError):  # type: ignore[no-redef]
+        """Stands in for Playwright's TimeoutError while Playwright is missing."""
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, CDPSession, Dialog, Page, Playwright, Route
+
+PLAYWRIGHT_INSTALL_HINT = "pip install 'screenpilot[browser]'  (or: pip install playwright)"
+CHROMIUM_INSTALL_HINT = (
+    "install Chromium with `apt-get install chromium` (Debian/Ubuntu) or "
+    "`python -m playwright install chromium`, or set executable_path to a Chromium/Chrome binary"
+)
+
+BASE_CHROMIUM_ARGS: tuple[str, ...] = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--disable-breakpad",
+    "--disable-smooth-scrolling",
+    "--mute-audio",
+    "--password-store=basic",
+    "--force-color-profile=srgb",
+)
+"""Flags for a headless Chromium that runs as root on a closed network.
+
+No sandbox (root), no GPU, no first-run UI, no background or update traffic, /tmp instead of a
+small /dev/shm, no smooth scrolling (a wheel step lands at once instead of animating).
+"""
+
+_SYSTEM_CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+_GONE_MARKERS = (
+    "target closed", "target crashed", "page crashed", "has been closed", "browser closed",
+    "connection closed", "browser has disconnected", "target page, context or browser",
+)
+
+_KNOWN_SCHEMES = ("http", "https", "file", "about", "data", "chrome", "view-source", "blob", "ftp")
+
+_BROWSER_GONE = "the browser has closed or crashed (connection lost); start a new run"
+_RENDERER_CRASHED = "the page's renderer crashed; start a new run"
+
+UrlGuard = Callable[[str], "str | None"]
+"""Called with the URL of every navigation a page starts; returns None to allow it or a reason
+to block it (the request is aborted and the reason recorded)."""
+
+
+# --- pure helpers ----------------------------------------------------------------------------
+
+
+def normalize_url(url: str) -> str:
+    """The URL to open for what a model wrote: ``example.com/x`` -> ``https://example.com/x``.
+
+    A URL with a scheme (``http:``, ``file:``, ``about:``, ``data:``... or anything with ``://``)
+    is returned stripped but otherwise unchanged; ``localhost``, ``127.x`` and ``[::1]`` hosts
+    get ``http://``, other bare hosts ``https://``. Raises ValueError for an empty URL.
+    """
+    text = url.strip()
+    if not text:
+        raise ValueError("empty URL")
+    scheme = text.split(":", 1)[0].lower() if ":" in text else ""
+    if "://" in text or scheme in _KNOWN_SCHEMES:
+        return text
+    host = re.split(r"[/:?#]", text, maxsplit=1)[0].lower()
+    local = host == "localhost" or host.startswith("127.") or text.startswith("[::1]")
+    return ("http://" if local else "https://") + text
+
+
+def find_chromium(
+    explicit: str | None,
+    playwright_path: str | None,
+    which: Callable[[str], str | None] = shutil.which,
+    fallback_paths: Sequence[str] = ("/usr/bin/chromium",),
+) -> str:
+    """The Chromium executable to launch.
+
+    Order: ``explicit`` (a path, or a command on PATH) > ``playwright_path`` when that file exists
+    (a browser ``playwright install chromium`` downloaded) > ``chromium``, ``chromium-browser``,
+    ``google-chrome`` on PATH > ``fallback_paths``. Raises ConfigError saying what to install
+    when nothing is found, or when ``explicit`` names nothing.
+    """
+    if explicit:
+        if Path(explicit).is_file():
+            return explicit
+        found = which(explicit)
+        if found:
+            return found
+        raise ConfigError(f"executable_path {explicit!r} does not exist; {CHROMIUM_INSTALL_HINT}")
+    if playwright_path and Path(playwright_path).is_file():
+        return playwright_path
+    for name in _SYSTEM_CHROMIUM_NAMES:
+        found = which(name)
+        if found:
+            return found
+    for path in fallback_paths:
+        if Path(path).is_file():
+            return path
+    raise ConfigError(f"no Chromium browser found; {CHROMIUM_INSTALL_HINT}")
+
+
+def chromium_args(extra: Sequence[str] = ()) -> list[str]:
+    """:data:`BASE_CHROMIUM_ARGS` followed by ``extra`` (later flags win in Chromium)."""
+    return [*BASE_CHROMIUM_ARGS, *extra]
+
+
+def is_gone_error(exc: BaseException) -> bool:
+    """True when a Playwright error means the page, context or browser is closed or crashed."""
+    if type(exc).__name__ == "TargetClosedError":
+        return True
+    text = str(exc).lower()
+    return any(marker in text for marker in _GONE_MARKERS)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name when the message is empty)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def gray_from_jpeg(data: bytes, width: int, source_width: int) -> GrayFrame:
+    """Decode JPEG ``data`` (an image ``source_width`` pixels wide) to grayscale ``width`` wide.
+
+    Uses libjpeg's reduced-size decoding (1/2, 1/4, 1/8) where the result stays at least
+    ``width`` wide, then resizes exactly (never enlarges): a 1280x720 capture becomes 320x180 in
+    about a millisecond. Raises ValueError when ``data`` is not a JPEG.
+    """
+    flag = cv2.IMREAD_GRAYSCALE
+    for factor, reduced in ((8, cv2.IMREAD_REDUCED_GRAYSCALE_8), (4, cv2.IMREAD_REDUCED_GRAYSCALE_4),
+                            (2, cv2.IMREAD_REDUCED_GRAYSCALE_2)):
+        if source_width // factor >= width:
+            flag = reduced
+            break
+    gray = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flag)
+    if gray is None:
+        raise ValueError("not a decodable JPEG")
+    h, w = gray.shape
+    if w > width:
+        gray = cv2.resize(gray, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
+    return np.asarray(gray, dtype=np.uint8)
+
+
+def vet_navigation(route: Route, guard: UrlGuard, on_block: Callable[[str, str], None]) -> None:
+    """A route handler body: let non-navigation requests through; vet a navigation request and
+    the first redirect hop it answers with, aborting (and reporting ``on_block(url, reason)``)
+    what ``guard`` refuses.
+
+    Playwright's routes never see redirect hops (the browser follows them itself), so the
+    request is fetched here without following redirects and its Location is vetted too.
+    """
+    request = route.request
+    if not request.is_navigation_request():
+        route.fallback()
+        return
+    reason = guard(request.url)
+    if reason is not None:
+        on_block(request.url, reason)
+        route.abort("aborted")
+        return
+    try:
+        response = route.fetch(max_redirects=0)
+    except PlaywrightError:
+        route.fallback()
+        return
+    location = response.headers.get("location")
+    if 300 <= response.status < 400 and location:
+        target = urljoin(request.url, location)
+        reason = guard(target)
+        if reason is not None:
+            on_block(target, reason)
+            route.abort("aborted")
+            return
+    route.fulfill(response=response)
+
+
+def playwright_version() -> str | None:
+    """The installed Playwright package's version (None when it is not installed)."""
+    try:
+        return metadata.version("playwright")
+    except metadata.PackageNotFoundError:  # pragma: no cover
+        return None
+
+
+# --- the Playwright driver, shared per thread -------------------------------------------------
+
+_DRIVERS = threading.local()
+
+
+def _acquire_playwright() -> Playwright:
+    """This thread's Playwright driver, started on first use; pair with :func:`_release_playwright`."""
+    driver: Playwright | None = getattr(_DRIVERS, "driver", None)
+    if driver is None:
+        try:
+            driver = sync_playwright().start()
+        except PlaywrightError as exc:
+            raise ExecutorError(f"Playwright could not start: {first_line(exc)}") from exc
+        _DRIVERS.driver = driver
+        _DRIVERS.users = 0
+    _DRIVERS.users += 1
+    return driver
+
+
+def _release_playwright() -> None:
+    """Give back one use of this thread's driver; stop it when nobody uses it any more."""
+    driver: Playwright | None = getattr(_DRIVERS, "driver", None)
+    if driver is None:
+        return
+    _DRIVERS.users -= 1
+    if _DRIVERS.users <= 0:
+        _DRIVERS.driver = None
+        with suppress(Exception):
+            driver.stop()
+
+
+# --- the session -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    """How Chromium starts. ``executable_path`` None: found by :func:`find_chromium`;
+    ``extra_args`` follow :data:`BASE_CHROMIUM_ARGS`; ``navigation_timeout_s`` (seconds) bounds
+    every navigation of the context (Navigate, GoBack, the start URL)."""
+
+    headless: bool = True
+    executable_path: str | None = None
+    extra_args: tuple[str, ...] = ()
+    navigation_timeout_s: float = 30.0
+
+
+ContextOptions = Callable[["Playwright"], Mapping[str, Any]]
+"""Given the running driver (for its device descriptors), the keyword arguments of
+``browser.new_context`` (viewport, device scale factor, touch, user agent...). It runs before
+Chromium launches, so a ConfigError it raises (an unknown device) costs no browser start."""
+
+
+class ChromiumSession:
+    """One Chromium browser, one context and its current tab, for one executor.
+
+    ``owner`` names the executor in messages (``"browser executor"``). Launches in the
+    constructor; raises ConfigError when Playwright or Chromium is missing (or ``context_options``
+    refuses), ExecutorError when Chromium does not start. ``url_guard`` (optional) vets every
+    navigation the context's pages start, redirect hops included. Close with :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        launch: LaunchOptions,
+        context_options: ContextOptions,
+        *,
+        owner: str,
+        url_guard: UrlGuard | None = None,
+    ) -> None:
+        if _PLAYWRIGHT_IMPORT_ERROR is not None:
+            raise ConfigError(f"the {owner} needs Playwright ({_PLAYWRIGHT_IMPORT_ERROR}); {PLAYWRIGHT_INSTALL_HINT}")
+        self.owner = owner
+        self.launch_options = launch
+        self._url_guard = url_guard
+        self.navigations = 0
+        """Main-frame navigations and tab switches of the current tab so far (settle watches it)."""
+        self._events: list[str] = []
+        self._opened: list[Page] = []
+        self._blocked_pages: list[Page] = []
+        self._last_blocked: str | None = None
+        self._closed = False
+        self._gone: str | None = None
+        self._cdp: CDPSession | None = None
+        self._cdp_page: Page | None = None
+        self._browser: Browser | None = None
+        self._playwright: Playwright | None = _acquire_playwright()
+        try:
+            options = dict(context_options(self._playwright))
+            self.executable = find_chromium(launch.executable_path, self._playwright.chromium.executable_path)
+            self._browser = self._launch(self._playwright, self.executable)
+            self.context = self._new_context(self._browser, options)
+            self.page = self.context.new_page()
+            self._watch_page(self.page)
+            self.context.on("page", self._on_new_page)
+        except PlaywrightError as exc:
+            self.close()
+            raise ExecutorError(f"the browser could not be set up: {first_line(exc)}") from exc
+        except BaseException:
+            self.close()
+            raise
+
+    # --- set-up ------------------------------------------------------------------------------
+
+    def _launch(self, playwright: Playwright, executable: str) -> Browser:
+        options = self.launch_options
+        try:
+            browser = playwright.chromium.launch(executable_path=executable, headless=options.headless,
+                                                 args=chromium_args(options.extra_args))
+        except PlaywrightError as exc:
+            display = "" if options.headless else " (a headed browser needs an X display: set DISPLAY)"
+            raise ExecutorError(f"Chromium ({executable}) did not start{display}: {first_line(exc)}") from exc
+        browser.on("disconnected", self._on_disconnected)
+        return browser
+
+    def _new_context(self, browser: Browser, options: dict[str, Any]) -> BrowserContext:
+        context = browser.new_context(**options)
+        context.set_default_navigation_timeout(self.launch_options.navigation_timeout_s * 1000)
+        if self._url_guard is not None:
+            context.route("**/*", self._route)
+        return context
+
+    def open_start_url(self, url: str) -> None:
+        """Open the executor's start URL; ConfigError (not ActionFailedError) when it does not load."""
+        try:
+            self.goto(url)
+        except ActionFailedError as exc:
+            raise ConfigError(f"the start URL could not be opened: {exc.message}") from exc
+
+    @property
+    def browser_version(self) -> str | None:
+        """Chromium's version, or None once the browser is gone."""
+        return self._browser.version if self._browser is not None and self._gone is None else None
+
+    def close(self) -> None:
+        """Close the browser and release the driver. Idempotent; never raises for a dead browser."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._browser is not None:
+            with suppress(Exception):
+                self._browser.close()
+        if self._playwright is not None:
+            self._playwright = None
+            _release_playwright()
+
+    # --- errors --------------------------------------------------------------------------------
+
+    @contextmanager
+    def driving(self, what: str) -> Iterator[None]:
+        """Refuse a closed or gone session, and turn Playwright errors into ExecutorError."""
+        if self._closed:
+            raise ExecutorError(f"cannot {what}: the {self.owner} is closed")
+        if self._gone is not None:
+            raise ExecutorError(f"cannot {what}: {self._gone}")
+        try:
+            yield
+        except PlaywrightTimeoutError as exc:
+            raise ExecutorError(f"cannot {what}: the browser did not answer in time ({first_line(exc)})") from exc
+        except PlaywrightError as exc:
+            if self._gone is None and (is_gone_error(exc) or not self.connected()):
+                self._gone = self._gone_reason(exc)
+            reason = self._gone or f"Playwright error: {first_line(exc)}"
+            raise ExecutorError(f"cannot {what}: {reason}") from exc
+
+    def connected(self) -> bool:
+        """Whether the browser process is still connected."""
+        return self._browser is not None and self._browser.is_connected()
+
+    def tab_closed_under(self, exc: BaseException) -> bool:
+        """True when ``exc`` only means the current tab closed (the browser lives on)."""
+        return (self.connected() and self.page.is_closed() and is_gone_error(exc)
+                and "crash" not in str(exc).lower())
+
+    def _gone_reason(self, exc: BaseException) -> str:
+        if not self.connected():
+            return _BROWSER_GONE
+        if "crash" in str(exc).lower():
+            return _RENDERER_CRASHED
+        return f"the page or browser was closed ({first_line(exc)}); start a new run"
+
+    def _on_disconnected(self, _browser: object) -> None:
+        if not self._closed and self._gone is None:
+            self._gone = _BROWSER_GONE
+
+    def _on_crash(self, page: Page) -> None:
+        if page is self.page and self._gone is None:
+            self._gone = _RENDERER_CRASHED
+
+    # --- tabs, dialogs, events ---------------------------------------------------------------
+
+    def take_events(self) -> list[str]:
+        """What happened since the last call (new tabs, dialogs, blocked navigations), oldest first."""
+        events, self._events = self._events, []
+        return events
+
+    def note(self, event: str) -> None:
+        """Queue one line of text for the next Frame's ``extra["events"]``."""
+        self._events.append(event)
+
+    def _watch_page(self, page: Page) -> None:
+        page.on("crash", self._on_crash)
+        page.on("dialog", self._on_dialog)
+        page.on("framenavigated", lambda frame: self._on_navigated(page, frame))
+
+    def _on_navigated(self, page: Page, frame: Any) -> None:
+        if frame != page.main_frame:
+            return
+        if page is self.page:
+            self.navigations += 1
+        if self._url_guard is not None:
+            reason = self._url_guard(frame.url)
+            if reason is not None:
+                self._events.append(f"page {frame.url} blocked after a redirect: {reason}")
+                self._blocked_pages.append(page)
+
+    def _on_new_page(self, page: Page) -> None:
+        self._watch_page(page)
+        self._opened.append(page)
+
+    def _on_dialog(self, dialog: Dialog) -> None:
+        self._events.append(f"{dialog.type} dialog dismissed: {dialog.message!r}")
+        try:
+            if dialog.type == "beforeunload":
+                dialog.accept()
+            else:
+                dialog.dismiss()
+        except PlaywrightError:
+            pass
+
+    def _route(self, route: Route) -> None:
+        """Vet navigations (see :func:`vet_navigation`); later redirect hops of a longer chain
+        are caught when they commit (:meth:`_on_navigated`)."""
+        if self._url_guard is None:
+            route.fallback()
+            return
+        vet_navigation(route, self._url_guard, self._block)
+
+    def _block(self, url: str, reason: str) -> None:
+        self._events.append(f"navigation to {url} blocked: {reason}")
+        self._last_blocked = reason
+
+    def leave_blocked_pages(self) -> None:
+        """Close blocked new tabs and take the current tab back from a blocked page."""
+        while self._blocked_pages:
+            page = self._blocked_pages.pop()
+            if page.is_closed():
+                continue
+            if page is not self.page or len(self.context.pages) > 1:
+                page.close()
+                continue
+            if page.go_back(timeout=self.launch_options.navigation_timeout_s * 1000) is None:
+                page.goto("about:blank")
+
+    def follow_pages(self) -> bool:
+        """Switch to the newest tab that opened, or away from a closed one; True when switched."""
+        opened = [p for p in self._opened if not p.is_closed()]
+        self._opened.clear()
+        if opened and opened[-1] is not self.page:
+            self._switch_to(opened[-1], f"new tab opened: {opened[-1].url}")
+            return True
+        if self.page.is_closed():
+            remaining = [p for p in self.context.pages if not p.is_closed()]
+            if remaining:
+                self._switch_to(remaining[-1], f"tab closed; now on {remaining[-1].url}")
+            else:
+                page = self.context.new_page()
+                self._opened.clear()
+                self._switch_to(page, "last tab closed; opened a blank tab")
+            return True
+        return False
+
+    def _switch_to(self, page: Page, event: str) -> None:
+        self.page = page
+        self._events.append(event)
+        self.navigations += 1
+        if not page.is_closed():
+            page.bring_to_front()
+
+    def title(self) -> str | None:
+        """The current tab's title, or None while a navigation replaces the document."""
+        try:
+            return self.page.title()
+        except PlaywrightError as exc:
+            if is_gone_error(exc):
+                raise
+            return None
+
+    def cdp(self) -> CDPSession:
+        """A CDP session attached to the current tab (re-attached when the tab changes)."""
+        if self._cdp is None or self._cdp_page is not self.page:
+            if self._cdp is not None:
+                with suppress(PlaywrightError):
+                    self._cdp.detach()
+            self._cdp = self.context.new_cdp_session(self.page)
+            self._cdp_page = self.page
+        return self._cdp
+
+    # --- navigation ----------------------------------------------------------------------------
+
+    def goto(self, url: str) -> None:
+        """Open ``url`` (normalised by :func:`normalize_url`) in the current tab, waiting for
+        DOMContentLoaded. ActionFailedError for an empty or malformed URL, a page that does not
+        load in time or fails to load, and a navigation the URL guard blocked."""
+        try:
+            target = normalize_url(url)
+        except ValueError:
+            raise ActionFailedError("cannot navigate to an empty URL",
+                                    hint="give a full URL such as https://example.com/") from None
+        self._last_blocked = None
+        try:
+            self.page.goto(target, wait_until="domcontentloaded")
+        except PlaywrightTimeoutError as exc:
+            raise ActionFailedError(
+                f"{target} did not load within {self.launch_options.navigation_timeout_s:g} s",
+                hint="the page is slow or unreachable; look at the screenshot, wait, or try another URL",
+            ) from exc
+        except PlaywrightError as exc:
+            if is_gone_error(exc):
+                raise
+            raise self._load_failure(target, exc) from exc
+
+    def _load_failure(self, url: str, exc: BaseException) -> ActionFailedError:
+        detail = first_line(exc)
+        if self._last_blocked is not None:
+            return ActionFailedError(f"navigation to {url} was blocked: {self._last_blocked}",
+                                     hint=f"{self._last_blocked} Choose another page.")
+        if "invalid url" in detail.lower():
+            return ActionFailedError(f"cannot navigate to {url!r}: not a valid URL",
+                                     hint="give a full URL such as https://example.com/path")
+        code = re.search(r"net::ERR_[A-Z_]+", detail)
+        reason = code.group(0) if code else detail
+        return ActionFailedError(f"{url} failed to load ({reason})",
+                                 hint=f"the page did not load ({reason}); check the address or try another URL")
+
+    def history_index(self) -> int:
+        """The current tab's position in its history (0: nothing to go back to)."""
+        for attempt in range(20):
+            try:
+                reply = self.cdp().send("Page.getNavigationHistory")
+                return int(reply["currentIndex"])
+            except PlaywrightError as exc:
+                if is_gone_error(exc) or attempt == 19:
+                    raise
+                time.sleep(0.025)
+        return 0
+
+    def go_back(self, no_history_hint: str) -> None:
+        """History back in the current tab; ActionFailedError (with ``no_history_hint``) when
+        there is nothing to go back to, or when the previous page does not load."""
+        if self.history_index() == 0:
+            raise ActionFailedError("there is no previous page in this tab", hint=no_history_hint)
+        try:
+            self.page.go_back(wait_until="domcontentloaded")
+        except PlaywrightTimeoutError as exc:
+            raise ActionFailedError("the previous page did not load in time",
+                                    hint="wait and look at the screenshot") from exc
+        except PlaywrightError as exc:
+            if is_gone_error(exc):
+                raise
+            raise ActionFailedError(f"went back, but the previous page failed to load ({first_line(exc)})",
+                                    hint="the previous page did not load; navigate to a URL instead") from exc
+
+
+__all__ = [
+    "BASE_CHROMIUM_ARGS",
+    "CHROMIUM_INSTALL_HINT",
+    "PLAYWRIGHT_INSTALL_HINT",
+    "ChromiumSession",
+    "ContextOptions",
+    "LaunchOptions",
+    "PlaywrightError",
+    "PlaywrightTimeoutError",
+    "UrlGuard",
+    "chromium_args",
+    "find_chromium",
+    "first_line",
+    "gray_from_jpeg",
+    "is_gone_error",
+    "normalize_url",
+    "playwright_version",
+    "vet_navigation",
+]
