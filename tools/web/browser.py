@@ -46,7 +46,6 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from types import TracebackType
 from typing import TYPE_CHECKING, Literal
 
 from PIL import Image, ImageDraw
@@ -74,11 +73,10 @@ from screenpilot.agent.actions import (
     assert_never,
 )
 from screenpilot.agent.errors import ActionFailedError, ConfigError, ExecutorError
-from screenpilot.agent.frame import Frame
 from screenpilot.tools.settle import GrayFrame, SettleSettings, wait_until_stable
+from screenpilot.tools.web.base import WebExecutor
 from screenpilot.tools.web.keys import is_layout_char, playwright_chord
 from screenpilot.tools.web.session import (
-    ChromiumSession,
     LaunchOptions,
     PlaywrightError,
     PlaywrightTimeoutError,
@@ -89,7 +87,7 @@ from screenpilot.tools.web.session import (
 )
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    pass
 
 # --- pure helpers ----------------------------------------------------------------------------
 
@@ -159,40 +157,27 @@ _MASK_RECTS_JS = """([selectors, values]) => {
     .map(r => [Math.floor(r.left), Math.floor(r.top), Math.ceil(r.width), Math.ceil(r.height)]);
 }"""
 
-class BrowserExecutor:
+class BrowserExecutor(WebExecutor):
     """Observe and act on one Chromium tab (see the module docstring for pixel space and errors).
 
     Launches the browser in the constructor (about 0.2-0.5 s); raises ConfigError when
     Playwright or Chromium is missing or the start URL cannot be opened, ExecutorError when the
     browser does not start. ``url_guard`` (optional) vets every navigation the page starts
-    (links, redirects, new tabs, Navigate): see :data:`UrlGuard`. Use as a context manager or
-    call :meth:`close`. Capabilities: :class:`~screenpilot.tools.base.ShowsPage` (:attr:`page`)
-    and :class:`~screenpilot.tools.base.MasksSecrets` (:meth:`hide_values`).
+    (links, redirects, new tabs, Navigate): see :data:`UrlGuard`. Screenshots, tabs, secret
+    hiding and closing: :class:`~screenpilot.tools.web.base.WebExecutor`.
     """
 
     kind: Literal["browser"] = "browser"
 
     def __init__(self, settings: BrowserSettings | None = None, url_guard: UrlGuard | None = None) -> None:
-        self.settings = settings or BrowserSettings()
-        self._hidden_values: list[str] = []
+        self.settings = settings = settings or BrowserSettings()
         self._pointer = Point(0, 0)
-        width, height = self.settings.viewport
-        context = {"viewport": {"width": width, "height": height},
-                   "device_scale_factor": self.settings.device_scale_factor}
-        launch = LaunchOptions(headless=self.settings.headless, executable_path=self.settings.executable_path,
-                               extra_args=self.settings.extra_args,
-                               navigation_timeout_s=self.settings.navigation_timeout_s)
-        self._session = ChromiumSession(launch, lambda _driver: context, owner="browser executor",
-                                        url_guard=url_guard)
-        self.executable = self._session.executable
-        try:
-            if self.settings.start_url:
-                self._session.open_start_url(self.settings.start_url)
-        except BaseException:
-            self.close()
-            raise
-
-    # --- Executor protocol -------------------------------------------------------------------
+        width, height = settings.viewport
+        context = {"viewport": {"width": width, "height": height}, "device_scale_factor": settings.device_scale_factor}
+        launch = LaunchOptions(headless=settings.headless, executable_path=settings.executable_path,
+                               extra_args=settings.extra_args, navigation_timeout_s=settings.navigation_timeout_s)
+        super().__init__(launch, lambda _driver: context, owner="browser executor", url_guard=url_guard,
+                         start_url=settings.start_url)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -200,59 +185,13 @@ class BrowserExecutor:
         return self.settings.viewport
 
     @property
-    def page(self) -> Page:
-        """The current Playwright page (the newest tab), for setup steps and checks."""
-        return self._session.page
-
-    @property
     def pointer(self) -> Point:
         """Where the executor last put the mouse pointer, in viewport CSS pixels."""
         return self._pointer
 
-    def hide_values(self, values: Sequence[str]) -> None:
-        """From the next screenshot on, paint over every input field whose value contains one
-        of ``values`` (secrets typed for the model, which must never see them)."""
-        self._hidden_values = [value for value in values if value]
-
-    def screenshot(self) -> Frame:
-        """Capture the viewport: an RGB image of exactly :attr:`size` with the URL and title.
-
-        ``extra`` holds ``tabs`` (open tab count) and, when something happened since the last
-        capture, ``events`` (new tabs, dismissed dialogs, blocked navigations).
-        """
-        session = self._session
-        with session.driving("take a screenshot"):
-            session.leave_blocked_pages()
-            session.follow_pages()
-            taken_at = time.time()
-            start = time.perf_counter()
-            image = self._capture_rgb()
-            capture_s = time.perf_counter() - start
-            extra: dict[str, object] = {"tabs": len(session.context.pages)}
-            events = session.take_events()
-            if events:
-                extra["events"] = events
-            return Frame(image=image, taken_at=taken_at, capture_s=capture_s, url=session.page.url,
-                         title=session.title(), extra=extra)
-
-    def execute(self, action: Action) -> None:
-        """Carry out one viewport-space ``action``.
-
-        Raises ActionFailedError for what the model can fix (point off the viewport, bad URL,
-        page that failed to load, unknown key, no page to go back to, a phone-only action),
-        ExecutorError when the browser cannot be driven, ValueError for Terminate/AskUser (the
-        loop's business).
-        """
-        session = self._session
-        with session.driving(f"carry out {type(action).__name__}"):
-            session.follow_pages()
-            try:
-                self._act(action)
-            except PlaywrightError as exc:
-                if not session.tab_closed_under(exc):
-                    raise
-                session.note(f"the tab closed during {type(action).__name__}")
-            session.follow_pages()
+    def _frame_extra(self) -> dict[str, object]:
+        """``tabs``: how many tabs are open."""
+        return {"tabs": len(self._session.context.pages)}
 
     def settle(self) -> float:
         """Wait until the page has loaded and stopped changing, at most ``max_wait_s``; seconds spent.
@@ -292,18 +231,6 @@ class BrowserExecutor:
             "headless": self.settings.headless,
             "screenshot": "cdp-png-optimizeForSpeed",
         }
-
-    def close(self) -> None:
-        """Close the browser and stop Playwright. Idempotent; never raises for a dead browser."""
-        self._session.close()
-
-    def __enter__(self) -> BrowserExecutor:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     # --- capture -----------------------------------------------------------------------------
 
@@ -352,7 +279,7 @@ class BrowserExecutor:
                 self._session.follow_pages()
         raise AssertionError("unreachable")
 
-    def _capture_rgb(self) -> Image.Image:
+    def _capture_image(self) -> Image.Image:
         data = self._capture("png")
         image = Image.open(io.BytesIO(data)).convert("RGB")
         if image.size != self.size:

@@ -65,11 +65,10 @@ from screenpilot.agent.actions import (
     assert_never,
 )
 from screenpilot.agent.errors import ActionFailedError, ConfigError
-from screenpilot.agent.frame import Frame
 from screenpilot.tools.settle import GrayFrame, SettleSettings, wait_until_stable
+from screenpilot.tools.web.base import WebExecutor
 from screenpilot.tools.web.keys import playwright_chord
 from screenpilot.tools.web.session import (
-    ChromiumSession,
     LaunchOptions,
     PlaywrightError,
     PlaywrightTimeoutError,
@@ -79,7 +78,7 @@ from screenpilot.tools.web.session import (
 )
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page, Playwright
+    from playwright.sync_api import Playwright
 
 DEFAULT_DEVICE = "Pixel 7"
 
@@ -235,33 +234,24 @@ class PhoneSettings:
 # --- the executor ----------------------------------------------------------------------------
 
 
-class PhoneExecutor:
+class PhoneExecutor(WebExecutor):
     """Observe and act on an emulated phone (see the module docstring for pixel spaces).
 
     Launches Chromium in the constructor; raises ConfigError for an unknown device, a missing
     Playwright or Chromium, or a start URL that does not open, ExecutorError when the browser
     does not start. ``url_guard`` (optional) vets every navigation the page starts and may
-    block it (see :data:`screenpilot.tools.web.session.UrlGuard`). Use as a context manager or
-    call :meth:`close`. Capabilities: :class:`~screenpilot.tools.base.ShowsPage` (:attr:`page`)
-    and :class:`~screenpilot.tools.base.MasksSecrets` (:meth:`hide_values`).
+    block it (see :data:`screenpilot.tools.web.session.UrlGuard`). Screenshots, tabs, secret
+    hiding and closing: :class:`~screenpilot.tools.web.base.WebExecutor`.
     """
 
     kind: Literal["phone"] = "phone"
 
     def __init__(self, settings: PhoneSettings | None = None, url_guard: UrlGuard | None = None) -> None:
-        self.settings = settings or PhoneSettings()
-        self._hidden_values: list[str] = []
-        launch = LaunchOptions(headless=self.settings.headless, executable_path=self.settings.executable_path,
-                               extra_args=self.settings.extra_args,
-                               navigation_timeout_s=self.settings.navigation_timeout_s)
-        self._session = ChromiumSession(launch, self._context_options, owner="phone executor", url_guard=url_guard)
-        self.executable = self._session.executable
-        try:
-            if self.settings.start_url:
-                self._session.open_start_url(self.settings.start_url)
-        except BaseException:
-            self.close()
-            raise
+        self.settings = settings = settings or PhoneSettings()
+        launch = LaunchOptions(headless=settings.headless, executable_path=settings.executable_path,
+                               extra_args=settings.extra_args, navigation_timeout_s=settings.navigation_timeout_s)
+        super().__init__(launch, self._context_options, owner="phone executor", url_guard=url_guard,
+                         start_url=settings.start_url)
 
     def _context_options(self, driver: Playwright) -> dict[str, Any]:
         """The device's context options (resolving the device name first: ConfigError if unknown)."""
@@ -283,44 +273,14 @@ class PhoneExecutor:
         """(width, height) of the screen in device px, equal to every Frame's size."""
         return self._size
 
-    @property
-    def page(self) -> Page:
-        """The current Playwright page, for setup steps and checks."""
-        return self._session.page
+    def _capture_image(self) -> Image.Image:
+        """The screen in device px, fields showing secrets painted over."""
+        data = self._capture(type="png", scale="device", mask=self._secret_fields(), mask_color="#282828")
+        return fit_image(Image.open(io.BytesIO(data)), self._size)
 
-    def hide_values(self, values: Sequence[str]) -> None:
-        """From the next screenshot on, paint over every input field whose value contains one
-        of ``values`` (secrets typed for the model, which must never see them)."""
-        self._hidden_values = [value for value in values if value]
-
-    def screenshot(self) -> Frame:
-        """Capture the screen in device px (RGB, exactly :attr:`size`) with URL and title.
-
-        ``extra`` holds the device name, its DSF and, when something happened since the last
-        capture, ``events`` (new tabs, dismissed dialogs, blocked navigations).
-        """
-        session = self._session
-        with session.driving("take a screenshot"):
-            session.leave_blocked_pages()
-            session.follow_pages()
-            taken_at = time.time()
-            start = time.perf_counter()
-            data = self._capture(type="png", scale="device", mask=self._secret_fields(), mask_color="#282828")
-            image = fit_image(Image.open(io.BytesIO(data)), self._size)
-            capture_s = time.perf_counter() - start
-            extra: dict[str, object] = {"device": self.device, "device_scale_factor": self.dsf}
-            events = session.take_events()
-            if events:
-                extra["events"] = events
-            return Frame(image=image, taken_at=taken_at, capture_s=capture_s, url=session.page.url,
-                         title=session.title(), extra=extra)
-
-    def execute(self, action: Action) -> None:
-        """Carry out one device-px ``action`` (see the module docstring for what each does)."""
-        with self._session.driving(f"carry out {type(action).__name__}"):
-            self._session.follow_pages()
-            self._act(action)
-            self._session.follow_pages()
+    def _frame_extra(self) -> dict[str, object]:
+        """The device name and its DSF."""
+        return {"device": self.device, "device_scale_factor": self.dsf}
 
     def _act(self, action: Action) -> None:
         match action:
@@ -392,16 +352,6 @@ class PhoneExecutor:
     def home_url(self) -> str | None:
         """What Home opens: ``home_url``, else the start URL (None: Home is unavailable)."""
         return self.settings.home_url or self.settings.start_url
-
-    def close(self) -> None:
-        """Close the browser and release Playwright. Idempotent."""
-        self._session.close()
-
-    def __enter__(self) -> PhoneExecutor:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # --- capture -------------------------------------------------------------------------------
 
