@@ -19,6 +19,9 @@ from screenpilot.agent.actions import Action
 
 Message: TypeAlias = dict[str, Any]
 
+DEFAULT_MAX_NEW_TOKENS = 256
+"""Reply length cap (tokens) when none is given: ample for one tool call with its thought."""
+
 
 @dataclass(frozen=True)
 class ModelRequest:

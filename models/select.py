@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 from screenpilot.agent.errors import ConfigError
-from screenpilot.models.base import ModelBackend
+from screenpilot.models.base import DEFAULT_MAX_NEW_TOKENS, ModelBackend
 
 ALIASES: dict[str, str] = {
     "qwen2.5-vl": "Qwen/Qwen2.5-VL-7B-Instruct",
@@ -71,7 +71,7 @@ class LocalOptions:
     device_map: str | None = "auto"
     dtype: str = "auto"
     attn_implementation: str | None = None
-    max_new_tokens: int = 256
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     do_sample: bool = False
 
 
@@ -84,7 +84,7 @@ class OpenAIOptions:
     timeout_s: float = 60.0
     max_retries: int = 3
     backoff_base_s: float = 0.5
-    max_tokens: int = 256
+    max_tokens: int = DEFAULT_MAX_NEW_TOKENS
     temperature: float = 0.0
 
 

@@ -48,6 +48,7 @@ from screenpilot.agent.scenario.runner import (
     write_checks,
 )
 from screenpilot.tools.base import Executor, ShowsPage
+from screenpilot.tools.web import DEFAULT_VIEWPORT
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -69,7 +70,7 @@ class MiniWobOptions:
     episode_s: float = 300.0
     max_steps: int = 15
     zoom: int | None = None
-    viewport: tuple[int, int] = (1280, 720)
+    viewport: tuple[int, int] = DEFAULT_VIEWPORT
 
 
 @dataclass(frozen=True)

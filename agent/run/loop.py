@@ -34,11 +34,15 @@ from screenpilot.tools.base import Executor
 RunStatus = Literal["success", "failure", "error", "stopped"]
 
 
+DEFAULT_MAX_STEPS = 30
+"""Model calls a run may make when no budget is given."""
+
+
 @dataclass(frozen=True)
 class LoopLimits:
     """Budgets of one run: steps (model calls) and consecutive unusable replies."""
 
-    max_steps: int = 30
+    max_steps: int = DEFAULT_MAX_STEPS
     max_consecutive_model_errors: int = 3
     repeats: RepeatSettings = field(default_factory=RepeatSettings)
 

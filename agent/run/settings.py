@@ -6,9 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from screenpilot.agent.run.loop import DEFAULT_MAX_STEPS
 from screenpilot.agent.safety.gate import PolicyConfig
 from screenpilot.agent.safety.secrets import SecretStore
 from screenpilot.models import resize
+from screenpilot.models.base import DEFAULT_MAX_NEW_TOKENS
+from screenpilot.tools.web import DEFAULT_PHONE, DEFAULT_VIEWPORT
 
 DEFAULT_MIN_PIXELS: int = resize.MIN_PIXELS
 """Qwen2.5-VL's released lower bound (defined in :mod:`screenpilot.models.resize`), for help texts."""
@@ -28,7 +31,7 @@ class ModelSettings:
     spec: str
     api_base: str | None = None
     api_key: str | None = None
-    max_new_tokens: int = 256
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     device_map: str = "auto"
     dtype: str = "auto"
     attn_implementation: str | None = None
@@ -58,7 +61,7 @@ class BrowserTarget:
     """Drive a headless (or headed) Chromium: ``url`` to open, viewport in CSS pixels."""
 
     url: str | None = None
-    viewport: tuple[int, int] = (1280, 720)
+    viewport: tuple[int, int] = DEFAULT_VIEWPORT
     headed: bool = False
     executable_path: str | None = None
 
@@ -80,7 +83,7 @@ class PhoneTarget:
     ``device`` (a Playwright device name or its slug: ``pixel-7``, ``iphone-13``). ``url`` opens
     first; Home opens ``home_url`` (None: ``url``); ``open`` opens ``apps`` (app name -> URL)."""
 
-    device: str = "Pixel 7"
+    device: str = DEFAULT_PHONE
     url: str | None = None
     home_url: str | None = None
     apps: Mapping[str, str] = field(default_factory=dict)
@@ -106,7 +109,7 @@ class RunSettings:
     model: ModelSettings
     target: BrowserTarget | DesktopTarget | PhoneTarget | AdbTarget = field(default_factory=BrowserTarget)
     prompt: PromptSettings = field(default_factory=PromptSettings)
-    max_steps: int = 30
+    max_steps: int = DEFAULT_MAX_STEPS
     max_model_errors: int = 3
     out_dir: Path = Path("runs")
     quiet: bool = False

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from screenpilot.agent.errors import BackendError, ConfigError
-from screenpilot.models.base import Message, ModelReply, ModelRequest, Usage
+from screenpilot.models.base import DEFAULT_MAX_NEW_TOKENS, Message, ModelReply, ModelRequest, Usage
 
 INSTALL_HINT = "pip install 'screenpilot[local]'"
 PATCH_SIZE = 14
@@ -229,7 +229,7 @@ class LocalQwenBackend:
         device_map: str | dict[str, Any] | None = "auto",
         dtype: str = "auto",
         attn_implementation: str | None = None,
-        max_new_tokens: int = 256,
+        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
         do_sample: bool = False,
     ) -> None:
         if max_new_tokens < 1:

@@ -54,7 +54,7 @@ from typing import Any, Literal
 from PIL import Image
 
 from screenpilot.agent.errors import BackendError, ConfigError
-from screenpilot.models.base import Message, ModelReply, ModelRequest, Usage
+from screenpilot.models.base import DEFAULT_MAX_NEW_TOKENS, Message, ModelReply, ModelRequest, Usage
 
 ENV_API_BASE = "SCREENPILOT_API_BASE"
 ENV_API_KEY = "SCREENPILOT_API_KEY"
@@ -98,7 +98,7 @@ class OpenAICompatBackend:
     timeout_s: float = 60.0
     max_retries: int = 3
     backoff_base_s: float = 0.5
-    max_tokens: int = 256
+    max_tokens: int = DEFAULT_MAX_NEW_TOKENS
     temperature: float = 0.0
     name: str = field(init=False)
 

@@ -74,6 +74,7 @@ from screenpilot.agent.actions import (
 )
 from screenpilot.agent.errors import ActionFailedError, ConfigError, ExecutorError
 from screenpilot.tools.settle import GrayFrame, SettleSettings, wait_until_stable
+from screenpilot.tools.web import DEFAULT_NAVIGATION_TIMEOUT_S, DEFAULT_VIEWPORT
 from screenpilot.tools.web.base import WebExecutor
 from screenpilot.tools.web.keys import is_layout_char, playwright_chord
 from screenpilot.tools.web.session import (
@@ -119,13 +120,13 @@ class BrowserSettings:
     are masked as well.
     """
 
-    viewport: tuple[int, int] = (1280, 720)
+    viewport: tuple[int, int] = DEFAULT_VIEWPORT
     device_scale_factor: float = 1.0
     headless: bool = True
     executable_path: str | None = None
     start_url: str | None = None
     settle: SettleSettings = field(default_factory=SettleSettings)
-    navigation_timeout_s: float = 30.0
+    navigation_timeout_s: float = DEFAULT_NAVIGATION_TIMEOUT_S
     response_timeout_s: float = 10.0
     extra_args: tuple[str, ...] = ()
     mask_selectors: tuple[str, ...] = ("[data-screenpilot-secret]",)

@@ -66,6 +66,7 @@ from screenpilot.agent.actions import (
 )
 from screenpilot.agent.errors import ActionFailedError, ConfigError
 from screenpilot.tools.settle import GrayFrame, SettleSettings, wait_until_stable
+from screenpilot.tools.web import DEFAULT_NAVIGATION_TIMEOUT_S, DEFAULT_PHONE
 from screenpilot.tools.web.base import WebExecutor
 from screenpilot.tools.web.keys import playwright_chord
 from screenpilot.tools.web.session import (
@@ -80,7 +81,7 @@ from screenpilot.tools.web.session import (
 if TYPE_CHECKING:
     from playwright.sync_api import Playwright
 
-DEFAULT_DEVICE = "Pixel 7"
+DEFAULT_DEVICE = DEFAULT_PHONE
 
 _MARK_SECRET_FIELDS_JS = """(values) => document.querySelectorAll("input, textarea").forEach(e => {
   const shows = values.some(v => v && (e.value || "").includes(v));
@@ -227,7 +228,7 @@ class PhoneSettings:
     headless: bool = True
     executable_path: str | None = None
     settle: SettleSettings = field(default_factory=SettleSettings)
-    navigation_timeout_s: float = 30.0
+    navigation_timeout_s: float = DEFAULT_NAVIGATION_TIMEOUT_S
     extra_args: tuple[str, ...] = ()
 
 

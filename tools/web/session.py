@@ -42,6 +42,7 @@ import numpy as np
 
 from screenpilot.agent.errors import ActionFailedError, ConfigError, ExecutorError
 from screenpilot.tools.settle import GrayFrame
+from screenpilot.tools.web import DEFAULT_NAVIGATION_TIMEOUT_S
 
 try:
     from playwright.sync_api import Error as PlaywrightError
@@ -285,7 +286,7 @@ class LaunchOptions:
     headless: bool = True
     executable_path: str | None = None
     extra_args: tuple[str, ...] = ()
-    navigation_timeout_s: float = 30.0
+    navigation_timeout_s: float = DEFAULT_NAVIGATION_TIMEOUT_S
 
 
 ContextOptions = Callable[["Playwright"], Mapping[str, Any]]
