@@ -3,6 +3,8 @@
 ``tiny_model_dir``: the tiny random Qwen2.5-VL folder (built once per session, offline).
 ``transformers_server``: a real ``transformers serve`` on it, for the OpenAI-compatible backend
 and for calibration runs against a real server.
+``run_settings_of``: the RunSettings that ``screenpilot run ARGS`` builds (the CLI parses for real; only the run
+itself is left out).
 
 The hub is switched off before anything imports huggingface_hub: a hub id must fail at once,
 never hang on the network.
@@ -17,8 +19,9 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -90,3 +93,26 @@ def transformers_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathF
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+@pytest.fixture
+def run_settings_of(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[[Sequence[str]], object]:
+    """``run_settings_of(["run", TASK, ...])``: the settings ``main`` hands to ``run_task`` (asserting exit 0).
+    ConfigError and usage errors surface as the exit code: the call then fails with the CLI's message."""
+    import screenpilot.agent.run.runner
+    from screenpilot.agent.cli.main import main
+
+    def parse(argv: Sequence[str]) -> object:
+        seen: list[object] = []
+
+        def capture(settings: object, *_: object, **__: object) -> SimpleNamespace:
+            seen.append(settings)
+            return SimpleNamespace(result=SimpleNamespace(status="success", reason="captured", steps=0),
+                                   run_dir=tmp_path)
+
+        monkeypatch.setattr(screenpilot.agent.run.runner, "run_task", capture)
+        code = main(list(argv))
+        assert code == 0 and seen, f"screenpilot {' '.join(argv)} exited {code}"
+        return seen[0]
+
+    return parse

@@ -7,7 +7,6 @@ Browser and desktop runs use the quick 3x3 grid except where the full layout its
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import shutil
@@ -16,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from rich.console import Console
 
 from screenpilot.agent.actions import Point
 from screenpilot.agent.calibration.calibrate import (
@@ -56,6 +54,7 @@ from screenpilot.models.backends.openai_compat import OpenAICompatBackend
 from screenpilot.models.backends.scripted import ScriptedModel
 from screenpilot.models.formats.qwen25 import Qwen25Format
 from screenpilot.models.resize import FAST_MAX_PIXELS, model_size_for, model_to_screen
+from screenpilot.scenarios import SCENARIOS_DIR
 
 BROWSER_PROMPT = Qwen25Format(browser_actions=True)
 DESKTOP_PROMPT = Qwen25Format()
@@ -332,16 +331,10 @@ def test_cli_rejects_mixed_browser_and_desktop_options(tmp_path: Path) -> None:
     assert main(["calibrate", "--model", "scripted:x.json", "--virtual-display", "800x600"]) == 2
 
 
-def test_eval_calibrate_flag_refuses_to_start_on_a_fault(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import argparse
-
+def test_eval_calibrate_flag_refuses_to_start_on_a_fault(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
     import screenpilot.agent.calibration.calibrate
-    from screenpilot.agent.cli.main import build_parser
-    from screenpilot.agent.cli.scenarios import _calibrate_first
-    from screenpilot.agent.errors import ConfigError
 
-    args = build_parser().parse_args(["eval", "suite", "--out", str(tmp_path), "--calibrate", "--model", "qwen"])
-    assert args.calibrate
     seen: list[BrowserTarget] = []
 
     def faulty(model: ModelSettings, prompt: PromptSettings, target: BrowserTarget, **_: object) -> tuple[bool, str]:
@@ -349,7 +342,9 @@ def test_eval_calibrate_flag_refuses_to_start_on_a_fault(monkeypatch: pytest.Mon
         return False, "Constant offset: clicks land (+0.0, +85.0) px away"
 
     monkeypatch.setattr(screenpilot.agent.calibration.calibrate, "quick_calibration_ok", faulty)
-    settings = argparse.Namespace(out_dir=tmp_path, base=argparse.Namespace(prompt=PromptSettings()))
-    with pytest.raises(ConfigError, match="Constant offset"):
-        _calibrate_first(args, settings, Console(file=io.StringIO()))
-    assert seen[0].viewport == (1280, 720)
+    suite = SCENARIOS_DIR / "form_registration.yaml"
+    assert main(["eval", str(suite), "--out", str(tmp_path), "--calibrate", "--model", "qwen2.5-vl-7b",
+                 "--viewport", "1024x768"]) == 2
+    assert "Constant offset" in capsys.readouterr().err
+    assert seen[0].viewport == (1024, 768)
+    assert not (tmp_path / "results.json").exists()

@@ -5,6 +5,7 @@ run end to end with scripted mobile_use replies."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,10 +24,11 @@ from screenpilot.agent.actions import (
     map_points,
     to_json,
 )
-from screenpilot.agent.cli.main import build_parser, main, settings_from_args
+from screenpilot.agent.cli.main import main
+from screenpilot.agent.cli.options import target_options
 from screenpilot.agent.errors import ConfigError
 from screenpilot.agent.run.runner import build_prompt_format, target_kind
-from screenpilot.agent.run.settings import AdbTarget, BrowserTarget, PhoneTarget, PromptSettings
+from screenpilot.agent.run.settings import AdbTarget, BrowserTarget, PhoneTarget, PromptSettings, RunSettings
 from screenpilot.models.formats.qwen25_mobile import NAME as MOBILE
 from screenpilot.models.formats.qwen25_mobile import Qwen25MobileFormat, format_calls
 from screenpilot.models.resize import model_size_for, screen_to_model
@@ -57,13 +59,13 @@ def args_for(*extra: str) -> list[str]:
     return ["run", "Do it", "--model", "scripted:replies.json", *extra]
 
 
-def test_phone_options_build_phone_targets() -> None:
-    parser = build_parser()
-    phone = settings_from_args(parser.parse_args(args_for("--phone", "pixel-7", "--url", "https://example.org/")))
+def test_phone_options_build_phone_targets(run_settings_of: Callable[[list[str]], RunSettings]) -> None:
+    phone = run_settings_of(args_for("--phone", "pixel-7", "--url", "https://example.org/"))
     assert phone.target == PhoneTarget(device="pixel-7", url="https://example.org/")
-    assert settings_from_args(parser.parse_args(args_for("--adb"))).target == AdbTarget()
-    assert settings_from_args(parser.parse_args(args_for("--adb", "R58M"))).target == AdbTarget(serial="R58M")
-    assert isinstance(settings_from_args(parser.parse_args(args_for())).target, BrowserTarget)
+    assert run_settings_of(args_for("--adb")).target == AdbTarget()
+    assert run_settings_of(args_for("--adb", "--quiet")).target == AdbTarget()
+    assert run_settings_of(args_for("--adb", "R58M")).target == AdbTarget(serial="R58M")
+    assert isinstance(run_settings_of(args_for()).target, BrowserTarget)
     assert target_kind(PhoneTarget()) == target_kind(AdbTarget()) == "phone"
 
 
@@ -72,9 +74,15 @@ def test_phone_options_build_phone_targets() -> None:
     (("--phone", "pixel-7", "--desktop"), "do not go with --phone"),
     (("--adb", "--url", "https://example.org/"), "--url is for the browser and --phone"),
 ])
-def test_conflicting_phone_options(extra: tuple[str, ...], message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
-        settings_from_args(build_parser().parse_args(args_for(*extra)))
+def test_conflicting_phone_options(extra: tuple[str, ...], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(args_for(*extra)) == 2
+    assert message in " ".join(capsys.readouterr().err.split())
+
+
+
+def test_the_target_option_group_refuses_a_phone_with_an_adb_device() -> None:
+    with pytest.raises(ConfigError, match="choose one of --phone"):  # as the Python API would call it
+        target_options(phone="pixel-7", adb="")
 
 
 def test_phones_get_the_mobile_use_format_automatically() -> None:

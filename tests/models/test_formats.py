@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from screenpilot.agent.errors import ConfigError
 from screenpilot.agent.run.runner import build_prompt_format
-from screenpilot.agent.run.settings import ModelSettings, PromptSettings
+from screenpilot.agent.run.settings import ModelSettings, PromptSettings, RunSettings
 from screenpilot.models.formats.registry import (
     QWEN3,
     QWEN25,
@@ -122,16 +123,15 @@ def test_an_explicit_bound_is_honoured_even_when_it_equals_a_default() -> None:
     assert "ask_user" not in unattended.system_prompt((1288, 728))
 
 
-def test_cli_prompt_format_option_reaches_the_settings() -> None:
-    from screenpilot.agent.cli.main import build_parser, settings_from_args
+def test_cli_prompt_format_option_reaches_the_settings(run_settings_of: Callable[[list[str]], RunSettings],
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from screenpilot.agent.cli.main import main
 
-    parser = build_parser()
-    args = parser.parse_args(["run", "task", "--model", "qwen3-vl-8b", "--prompt-format", "ui-tars"])
-    assert settings_from_args(args).prompt.format == "ui-tars"
-    args = parser.parse_args(["run", "task", "--model", "qwen3-vl-8b"])
-    assert settings_from_args(args).prompt.format == "auto"
-    with pytest.raises(SystemExit):
-        parser.parse_args(["run", "task", "--model", "m", "--prompt-format", "llava"])
+    assert run_settings_of(["run", "task", "--model", "qwen3-vl-8b", "--prompt-format", "ui-tars"]).prompt.format \
+        == "ui-tars"
+    assert run_settings_of(["run", "task", "--model", "qwen3-vl-8b"]).prompt.format == "auto"
+    assert main(["run", "task", "--model", "m", "--prompt-format", "llava"]) == 2
+    assert "llava" in capsys.readouterr().err
 
 
 def test_build_tiny_model_takes_a_family(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
