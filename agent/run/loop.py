@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from PIL import Image
@@ -137,6 +137,7 @@ class Agent:
     end_when: EndCondition | None = None
     should_stop: Callable[[], bool] = lambda: False
     secrets: SecretStore | None = None
+    _held_events: list[object] = field(default_factory=list, init=False, repr=False)
 
     def run(self, task: str) -> RunResult:
         """Run ``task`` until it ends; always notifies observers of the end."""
@@ -150,8 +151,7 @@ class Agent:
         index = 0
         try:
             for index in range(1, self.limits.max_steps + 1):
-                step = self._step(index, task, history, feedback)
-                repeats.observe(step.screen_actions, step.frame.image)
+                step = self._step(index, task, history, feedback, repeats)
                 step.feedback = _join(step.feedback, repeats.hint(step.screen_actions))
                 self._record(step)
                 model_errors = model_errors + 1 if _is_model_error(step) else 0
@@ -173,12 +173,14 @@ class Agent:
             for observer in self.observers:
                 observer.on_end(final)
 
-    def _step(self, index: int, task: str, history: list[Turn], feedback: str | None) -> StepRecord:
-        """One observe -> decide -> check -> act cycle; errors end up in the record."""
+    def _step(self, index: int, task: str, history: list[Turn], feedback: str | None,
+              repeats: RepeatDetector) -> StepRecord:
+        """One observe -> decide -> check -> act cycle; errors end up in the record. ``repeats`` sees the
+        decided actions before they run (it may take a second capture of the unchanged screen then)."""
         started = time.time()
         frame = self._observe()
-        events = frame.extra.get("events")
-        if isinstance(events, list) and events:
+        events = _events(frame)
+        if events:
             feedback = _join(feedback, "Since your last action: " + "; ".join(str(e) for e in events) + ".")
         model_size = self.prompt.model_size(frame.size)
         model_image = frame.image.resize(model_size, Image.Resampling.BICUBIC)
@@ -186,15 +188,36 @@ class Agent:
         step.timings["capture"] = frame.capture_s
         try:
             self._decide(step, task, history, feedback)
-            self._act(step)
         except ScreenpilotError as exc:
-            step.error = StepError.from_exception(exc)
-            step.feedback = exc.hint if isinstance(exc, ModelError) else None
+            self._failed(step, exc)
+        repeats.observe(step.screen_actions, frame, recapture=self._recapture)
+        if step.error is None:
+            try:
+                self._act(step)
+            except ScreenpilotError as exc:
+                self._failed(step, exc)
         step.timings["total"] = time.time() - started
         return step
 
+    @staticmethod
+    def _failed(step: StepRecord, exc: ScreenpilotError) -> None:
+        step.error = StepError.from_exception(exc)
+        step.feedback = exc.hint if isinstance(exc, ModelError) else None
+
     def _observe(self) -> Frame:
-        return self.executor.screenshot()
+        """The step's observation, with the events a second capture (:meth:`_recapture`) took in the meantime."""
+        frame = self.executor.screenshot()
+        if self._held_events:
+            events = [*self._held_events, *_events(frame)]
+            self._held_events.clear()
+            frame = replace(frame, extra={**frame.extra, "events": events})
+        return frame
+
+    def _recapture(self) -> Frame:
+        """A second capture for loop detection; its events are kept for the next observation."""
+        frame = self.executor.screenshot()
+        self._held_events += _events(frame)
+        return frame
 
     def _decide(self, step: StepRecord, task: str, history: list[Turn], feedback: str | None) -> None:
         request = self.prompt.build_request(task, history, step.model_image, feedback)
@@ -292,3 +315,9 @@ __all__ = [
     "StepError",
     "StepRecord",
 ]
+
+
+def _events(frame: Frame) -> list[object]:
+    """What happened since the previous capture (new tabs, dialogs, blocked navigations), as the executor noted."""
+    events = frame.extra.get("events")
+    return list(events) if isinstance(events, list) else []

@@ -84,8 +84,9 @@ class WebExecutor:
     def screenshot(self) -> Frame:
         """Capture the current tab: an RGB image of exactly ``size`` with the URL and title.
 
-        ``extra`` holds the subclass's facts and, when something happened since the last capture,
-        ``events`` (new tabs, dismissed dialogs, blocked navigations). ExecutorError when the
+        ``extra`` holds the subclass's facts, ``page_state`` (:meth:`ChromiumSession.page_state`, for loop
+        detection) and, when something happened since the last capture, ``events`` (new tabs, dismissed dialogs,
+        blocked navigations). ExecutorError when the
         browser cannot be driven.
         """
         session = self._session
@@ -97,6 +98,9 @@ class WebExecutor:
             image = self._capture_image()
             capture_s = time.perf_counter() - start
             extra = self._frame_extra()
+            state = session.page_state()
+            if state is not None:
+                extra["page_state"] = state
             events = session.take_events()
             if events:
                 extra["events"] = events

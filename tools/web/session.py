@@ -295,6 +295,25 @@ ContextOptions = Callable[["Playwright"], Mapping[str, Any]]
 Chromium launches, so a ConfigError it raises (an unknown device) costs no browser start."""
 
 
+PAGE_STATE_JS = """() => {
+  const hash = (text) => { let h = 2166136261; for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i); h = Math.imul(h, 16777619); } return (h >>> 0).toString(16); };
+  const a = document.activeElement;
+  const aria = (e) => ["aria-valuenow", "aria-activedescendant", "aria-selected", "aria-checked", "aria-expanded"]
+    .map((n) => e.getAttribute(n) || "").join(",");
+  const focused = a && a !== document.body ? [a.tagName, a.id, "value" in a ? String(a.value) : "",
+    a.selectionStart ?? "", a.selectionEnd ?? "", a.checked ?? "", a.selectedIndex ?? "", a.scrollTop, a.scrollLeft,
+    aria(a)].join(",") : "";
+  const chosen = Array.from(document.querySelectorAll('[aria-selected="true"], [aria-current], option:checked'))
+    .slice(0, 50).map((e) => e.id || (e.textContent || "").slice(0, 40)).join(",");
+  const text = document.body ? document.body.textContent || "" : "";
+  return {controls: [location.href, scrollX, scrollY, focused, chosen].join("|"), text: text.length + ":" + hash(text)};
+}"""
+"""Page state for loop detection: ``controls`` (URL, window scroll, the focused element's value, selection, checked
+state, scroll and ARIA state, the selected or current elements) and ``text`` (a hash of the page's text), both
+strings. No layout is forced."""
+
+
 class ChromiumSession:
     """One Chromium browser, one context and its current tab, for one executor.
 
@@ -529,6 +548,20 @@ class ChromiumSession:
             if is_gone_error(exc):
                 raise
             return None
+
+    def page_state(self) -> dict[str, str] | None:
+        """What the page itself reports about its state (:data:`PAGE_STATE_JS`: ``controls`` and ``text``
+        digests), for telling a step that changed something from one that did not; None while a navigation
+        replaces the document."""
+        try:
+            state = self.page.evaluate(PAGE_STATE_JS)
+        except PlaywrightError as exc:
+            if is_gone_error(exc):
+                raise
+            return None
+        if not isinstance(state, dict):
+            return None
+        return {key: str(state.get(key, "")) for key in ("controls", "text")}
 
     def cdp(self) -> CDPSession:
         """A CDP session attached to the current tab (re-attached when the tab changes)."""
