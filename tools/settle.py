@@ -24,7 +24,9 @@ class SettleSettings:
     """How settle detection behaves. Times in seconds.
 
     ``fixed_delay_s``: when not None, sleep exactly this long instead of detecting (the
-    user option for applications whose changes frame comparison cannot see).
+    user option for applications whose changes frame comparison cannot see). ``quiet_window_s``:
+    how long a web page must report no activity (no animation, media or DOM change) to count as
+    settled without comparing screenshots; a timer that fires later than this goes unseen.
     """
 
     max_wait_s: float = 2.0
@@ -33,6 +35,7 @@ class SettleSettings:
     stable_frames: int = 2
     downscale_width: int = 320
     fixed_delay_s: float | None = None
+    quiet_window_s: float = 0.1
 
 
 def to_small_gray(rgb_or_bgra: NDArray[np.uint8], width: int = 320) -> GrayFrame:

@@ -637,3 +637,46 @@ def test_page_stuck_in_a_script_is_an_executor_error() -> None:
     finally:
         executor.close()
 
+
+
+def count_pixel_checks(executor: BrowserExecutor, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    original = executor._small_gray
+
+    def counted() -> Any:
+        calls.append(1)
+        return original()
+
+    monkeypatch.setattr(executor, "_small_gray", counted)
+    return calls
+
+
+def test_a_quiet_page_settles_without_comparing_screenshots(open_page: Callable[[str], BrowserExecutor],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    executor = open_page("browser_controls")
+    executor.settle()
+    calls = count_pixel_checks(executor, monkeypatch)
+    executor.execute(Click(Point(5, 5)))  # empty page margin: nothing happens
+    executor.settle()
+    assert calls == []
+
+
+@pytest.mark.parametrize("script", [
+    # a timer moving an element (DOM mutations, no animation object)
+    "const box = document.createElement('div'); box.style.cssText = 'position:fixed;top:0;width:40px;height:40px;"
+    "background:#c00'; document.body.append(box); let n = 0; const t = setInterval(() => {"
+    " box.style.left = (n * 8) + 'px'; if (++n === 25) { clearInterval(t); window.doneMoving = true; } }, 16);",
+    # a canvas drawn by a timer: the page cannot report it, so the pixels are compared
+    "const c = document.createElement('canvas'); c.width = 300; c.height = 60; document.body.prepend(c);"
+    " const g = c.getContext('2d'); let n = 0; const t = setInterval(() => { g.fillStyle = '#00c';"
+    " g.fillRect(0, 0, 12 * n, 60); if (++n === 25) { clearInterval(t); window.doneMoving = true; } }, 16);",
+], ids=["dom-timer", "canvas-timer"])
+def test_settle_does_not_return_before_a_scripted_animation_ends(open_page: Callable[[str], BrowserExecutor],
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  script: str) -> None:
+    executor = open_page("browser_controls")
+    calls = count_pixel_checks(executor, monkeypatch)
+    executor.page.evaluate(f"() => {{ {script} }}")
+    executor.settle()
+    assert executor.page.evaluate("window.doneMoving === true")
+    assert calls, "activity the page reports, or cannot report, falls back to comparing screenshots"

@@ -3,14 +3,17 @@
 
 A subclass says how it captures an image (:meth:`WebExecutor._capture_image`), what a Frame's
 ``extra`` holds (:meth:`WebExecutor._frame_extra`) and how it carries out one action
-(:meth:`WebExecutor._act`); the session, the current tab, screenshots framed with URL, title and
-events, the tab checks around every action, secret hiding and closing are here once.
+(:meth:`WebExecutor._act`) and how it takes a cheap grey capture (:meth:`WebExecutor._small_gray`); the session,
+the current tab, screenshots framed with URL, title, page state and events, settling after an action (the page
+asked first, pixels compared only when it reports activity), the tab checks around every action, secret hiding and
+closing are here once.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
@@ -18,7 +21,15 @@ from PIL import Image
 
 from screenpilot.agent.actions import Action
 from screenpilot.agent.frame import Frame
-from screenpilot.tools.web.session import ChromiumSession, ContextOptions, LaunchOptions, PlaywrightError, UrlGuard
+from screenpilot.tools.settle import GrayFrame, SettleSettings, wait_until_stable
+from screenpilot.tools.web.session import (
+    ChromiumSession,
+    ContextOptions,
+    LaunchOptions,
+    PlaywrightError,
+    PlaywrightTimeoutError,
+    UrlGuard,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -44,8 +55,10 @@ class WebExecutor:
         owner: str,
         url_guard: UrlGuard | None,
         start_url: str | None,
+        settle: SettleSettings,
     ) -> None:
         self._hidden_values: list[str] = []
+        self._settle = settle
         self._session = ChromiumSession(launch, context_options, owner=owner, url_guard=url_guard)
         self.executable = self._session.executable
         try:
@@ -67,6 +80,10 @@ class WebExecutor:
 
     def _act(self, action: Action) -> None:
         """Carry out one screen-space action on the current tab (inside the session's error handling)."""
+        raise NotImplementedError
+
+    def _small_gray(self) -> GrayFrame:
+        """A cheap capture for the pixel comparison of :meth:`settle`: small grayscale, ``downscale_width`` wide."""
         raise NotImplementedError
 
     # --- shared --------------------------------------------------------------------------------
@@ -106,6 +123,50 @@ class WebExecutor:
                 extra["events"] = events
             return Frame(image=image, taken_at=taken_at, capture_s=capture_s, url=session.page.url,
                          title=session.title(), extra=extra)
+
+    def settle(self) -> float:
+        """Wait until the tab has loaded and stopped changing, at most ``max_wait_s``; seconds spent.
+
+        The page is asked first (:meth:`ChromiumSession.page_is_quiet`: animations, transitions, media, DOM
+        mutations over two frames); only when it reports activity, or cannot tell (a canvas, a plugin, a
+        cross-origin frame), are screenshots compared until two in a row match
+        (:func:`~screenpilot.tools.settle.wait_until_stable`). A navigation or a new tab during the wait starts it
+        once more. With ``fixed_delay_s`` set, sleeps exactly that long instead.
+        """
+        settings = self._settle
+        session = self._session
+        start = time.monotonic()
+        with session.driving("wait for the page to settle"):
+            if settings.fixed_delay_s is not None:
+                wait_until_stable(self._small_gray, settings)
+                session.follow_pages()
+                return time.monotonic() - start
+            for _ in range(2):
+                navigations = session.navigations
+                self._wait_for_load(settings.max_wait_s - (time.monotonic() - start))
+                remaining = settings.max_wait_s - (time.monotonic() - start)
+                if remaining <= 0:
+                    break
+                if not session.page_is_quiet(settings.quiet_window_s):
+                    remaining = settings.max_wait_s - (time.monotonic() - start)
+                    wait_until_stable(self._small_gray, replace(settings, max_wait_s=max(0.0, remaining)))
+                switched = session.follow_pages()
+                if session.navigations == navigations and not switched:
+                    break
+        return time.monotonic() - start
+
+    def _wait_for_load(self, budget_s: float) -> None:
+        """Wait up to ``budget_s`` seconds for the tab's ``load`` event; a tab closing meanwhile is followed."""
+        if budget_s <= 0:
+            return
+        try:
+            self._session.page.wait_for_load_state("load", timeout=budget_s * 1000)
+        except PlaywrightTimeoutError:
+            return
+        except PlaywrightError as exc:
+            if not self._session.tab_closed_under(exc):
+                raise
+            self._session.follow_pages()
 
     def execute(self, action: Action) -> None:
         """Carry out one screen-space ``action`` on the newest tab.

@@ -45,7 +45,7 @@ import io
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from PIL import Image, ImageDraw
@@ -73,7 +73,7 @@ from screenpilot.agent.actions import (
     assert_never,
 )
 from screenpilot.agent.errors import ActionFailedError, ConfigError, ExecutorError
-from screenpilot.tools.settle import GrayFrame, SettleSettings, wait_until_stable
+from screenpilot.tools.settle import GrayFrame, SettleSettings
 from screenpilot.tools.web import DEFAULT_NAVIGATION_TIMEOUT_S, DEFAULT_VIEWPORT
 from screenpilot.tools.web.base import WebExecutor
 from screenpilot.tools.web.keys import is_layout_char, playwright_chord
@@ -178,7 +178,7 @@ class BrowserExecutor(WebExecutor):
         launch = LaunchOptions(headless=settings.headless, executable_path=settings.executable_path,
                                extra_args=settings.extra_args, navigation_timeout_s=settings.navigation_timeout_s)
         super().__init__(launch, lambda _driver: context, owner="browser executor", url_guard=url_guard,
-                         start_url=settings.start_url)
+                         start_url=settings.start_url, settle=settings.settle)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -193,31 +193,6 @@ class BrowserExecutor(WebExecutor):
     def _frame_extra(self) -> dict[str, object]:
         """``tabs``: how many tabs are open."""
         return {"tabs": len(self._session.context.pages)}
-
-    def settle(self) -> float:
-        """Wait until the page has loaded and stopped changing, at most ``max_wait_s``; seconds spent.
-
-        With ``SettleSettings.fixed_delay_s`` set, sleeps exactly that long instead.
-        """
-        settings = self.settings.settle
-        session = self._session
-        start = time.monotonic()
-        with session.driving("wait for the page to settle"):
-            if settings.fixed_delay_s is not None:
-                wait_until_stable(self._small_gray, settings)
-                session.follow_pages()
-                return time.monotonic() - start
-            for _ in range(2):
-                navigations = session.navigations
-                self._wait_for_load(settings.max_wait_s - (time.monotonic() - start))
-                remaining = settings.max_wait_s - (time.monotonic() - start)
-                if remaining <= 0:
-                    break
-                wait_until_stable(self._small_gray, replace(settings, max_wait_s=remaining))
-                switched = session.follow_pages()
-                if session.navigations == navigations and not switched:
-                    break
-        return time.monotonic() - start
 
     def describe(self) -> dict[str, object]:
         """What run.json records about this browser."""
@@ -308,18 +283,6 @@ class BrowserExecutor(WebExecutor):
         data = self._capture("jpeg")
         source_width = round(self.size[0] * self.settings.device_scale_factor)
         return gray_from_jpeg(data, self.settings.settle.downscale_width, source_width)
-
-    def _wait_for_load(self, budget_s: float) -> None:
-        if budget_s <= 0:
-            return
-        try:
-            self._session.page.wait_for_load_state("load", timeout=budget_s * 1000)
-        except PlaywrightTimeoutError:
-            return
-        except PlaywrightError as exc:
-            if not self._session.tab_closed_under(exc):
-                raise
-            self._session.follow_pages()
 
     # --- actions -----------------------------------------------------------------------------
 

@@ -65,14 +65,13 @@ from screenpilot.agent.actions import (
     assert_never,
 )
 from screenpilot.agent.errors import ActionFailedError, ConfigError
-from screenpilot.tools.settle import GrayFrame, SettleSettings, wait_until_stable
+from screenpilot.tools.settle import GrayFrame, SettleSettings
 from screenpilot.tools.web import DEFAULT_NAVIGATION_TIMEOUT_S, DEFAULT_PHONE
 from screenpilot.tools.web.base import WebExecutor
 from screenpilot.tools.web.keys import playwright_chord
 from screenpilot.tools.web.session import (
     LaunchOptions,
     PlaywrightError,
-    PlaywrightTimeoutError,
     UrlGuard,
     gray_from_jpeg,
     is_gone_error,
@@ -252,7 +251,7 @@ class PhoneExecutor(WebExecutor):
         launch = LaunchOptions(headless=settings.headless, executable_path=settings.executable_path,
                                extra_args=settings.extra_args, navigation_timeout_s=settings.navigation_timeout_s)
         super().__init__(launch, self._context_options, owner="phone executor", url_guard=url_guard,
-                         start_url=settings.start_url)
+                         start_url=settings.start_url, settle=settings.settle)
 
     def _context_options(self, driver: Playwright) -> dict[str, Any]:
         """The device's context options (resolving the device name first: ConfigError if unknown)."""
@@ -325,18 +324,6 @@ class PhoneExecutor(WebExecutor):
                                         hint="tap (click) or long_press the element instead")
             case _:
                 assert_never(action)
-
-    def settle(self) -> float:
-        """Wait until the page has loaded and stopped changing, at most ``max_wait_s``; seconds spent."""
-        settings = self.settings.settle
-        start = time.monotonic()
-        with self._session.driving("wait for the page to settle"):
-            if settings.fixed_delay_s is None:
-                with suppress(PlaywrightTimeoutError):
-                    self.page.wait_for_load_state("load", timeout=max(1.0, settings.max_wait_s * 1000))
-            wait_until_stable(self._small_gray, settings)
-            self._session.follow_pages()
-        return time.monotonic() - start
 
     def describe(self) -> dict[str, object]:
         """What run.json records about this phone."""

@@ -314,6 +314,34 @@ state, scroll and ARIA state, the selected or current elements) and ``text`` (a 
 strings. No layout is forced."""
 
 
+QUIET_JS = """(windowMs) => new Promise((resolve) => {
+  const busy = () => document.readyState !== "complete"
+    || document.getAnimations().some((a) => a.playState === "running" || a.pending)
+    || Array.from(document.querySelectorAll("video, audio")).some((m) => !m.paused && !m.ended)
+    || document.querySelector("canvas, embed, object") !== null
+    || Array.from(document.querySelectorAll("iframe")).some((f) => {
+         try { return f.contentDocument === null || f.contentDocument.getAnimations().length > 0; }
+         catch (e) { return true; } });
+  if (busy()) { resolve(false); return; }
+  let mutations = 0;
+  const observer = new MutationObserver((records) => { mutations += records.length; });
+  observer.observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+  let frames = false, waited = false;
+  const finish = () => {
+    if (!(frames && waited)) return;
+    observer.disconnect();
+    resolve(mutations === 0 && !busy());
+  };
+  setTimeout(() => { waited = true; finish(); }, windowMs);
+  setTimeout(() => { frames = true; finish(); }, windowMs + 100);  // no animation frames in a hidden tab
+  requestAnimationFrame(() => requestAnimationFrame(() => { frames = true; finish(); }));
+})"""
+"""True when the page itself says nothing is moving: loaded, no running or pending CSS/Web animation or transition,
+no playing media, no DOM mutation for ``windowMs`` milliseconds and two animation frames, and nothing it cannot see
+into (a canvas, a plugin, a cross-origin or animating frame: those pages are left to the pixel comparison). A
+navigation starting meanwhile destroys the page's context, and the caller hears "cannot tell"."""
+
+
 class ChromiumSession:
     """One Chromium browser, one context and its current tab, for one executor.
 
@@ -548,6 +576,21 @@ class ChromiumSession:
             if is_gone_error(exc):
                 raise
             return None
+
+    def page_is_quiet(self, window_s: float) -> bool:
+        """Whether the current tab says it has stopped changing for ``window_s`` seconds (:data:`QUIET_JS`).
+
+        False when it cannot say (a navigation replaced the document while asking, a dialog is open, the tab
+        closed: the next one is followed) or a tab opened."""
+        try:
+            quiet = self.page.evaluate(QUIET_JS, round(window_s * 1000)) is True
+            return quiet and not self._opened
+        except PlaywrightError as exc:
+            if self.tab_closed_under(exc):
+                self.follow_pages()
+            elif is_gone_error(exc):
+                raise
+            return False
 
     def page_state(self) -> dict[str, str] | None:
         """What the page itself reports about its state (:data:`PAGE_STATE_JS`: ``controls`` and ``text``
