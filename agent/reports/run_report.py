@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
+from pydantic import ValidationError
 
 from screenpilot.agent.actions import Action, Terminate, describe
 from screenpilot.agent.reports.annotate import actions_from_json, annotate, step_caption
@@ -85,9 +86,9 @@ RUN_CSS = """
 
 @dataclass
 class RunData:
-    """A run folder as read for reporting. ``run`` is None when run.json is missing or not a valid
-    run record; ``steps`` are the lines that are valid steps; ``problems`` lists what was wrong
-    with the folder, in words."""
+    """A run folder as read for reporting. ``run`` is None when run.json is missing or unreadable
+    (invalid entries are left out and named in ``problems``); ``steps`` are the lines that are
+    valid steps; ``problems`` lists what was wrong with the folder, in words."""
 
     run_dir: Path
     run: RunRecord | None
@@ -116,6 +117,25 @@ def _lenient_steps(run_dir: Path, problems: list[str]) -> list[StepLine]:
     return steps
 
 
+def _valid_part(run_dir: Path) -> RunRecord | None:
+    """run.json without its invalid top-level entries (a broken ``outcome`` still leaves the task,
+    model and times to show), or None when the file is not a JSON object or the task is at fault."""
+    try:
+        data = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    try:
+        RunRecord.model_validate(data)
+    except ValidationError as exc:
+        data = {k: v for k, v in data.items() if k not in {item["loc"][0] for item in exc.errors() if item["loc"]}}
+    try:
+        return RunRecord.model_validate(data)
+    except ValidationError:
+        return None
+
+
 def load_run(run_dir: Path) -> RunData:
     """Read ``run_dir`` for a report. Raises FileNotFoundError when it is not a run folder."""
     run_dir = Path(run_dir)
@@ -129,6 +149,7 @@ def load_run(run_dir: Path) -> RunData:
         problems.append("run.json is missing")
     except (OSError, ValueError) as exc:
         problems.append(str(exc))
+        run = _valid_part(run_dir)
     try:
         steps = read_steps(run_dir)
     except ValueError:

@@ -134,7 +134,7 @@ class TrajectoryWriter:
             "ended_at": None,
             "outcome": None,
         })
-        self._write_run_json()
+        self._write_run_json(self._run)
         self._steps_file.touch()
 
     def on_step(self, step: StepRecord) -> None:
@@ -153,20 +153,19 @@ class TrajectoryWriter:
                 "free some disk space or choose another --out folder") from exc
 
     def on_end(self, result: RunResult) -> None:
-        """Record the outcome in run.json (atomically); a failed write is reported on stderr."""
+        """Record the outcome in run.json (atomically); a failed write is reported on stderr.
+        Nothing is written when the run never started."""
         if self._run is None:
             return
         self._run = self._run.model_copy(update={"ended_at": _iso_now(), "outcome": result})
         try:
-            self._write_run_json()
+            self._write_run_json(self._run)
         except OSError as exc:
             sys.stderr.write(f"screenpilot: could not record the outcome in {self.run_dir}/run.json: {exc}\n")
 
-    def _write_run_json(self) -> None:
-        if self._run is None:
-            return
+    def _write_run_json(self, record: RunRecord) -> None:
         tmp = self.run_dir / (RUN_FILE + ".tmp")
-        text = self._redact(json.dumps(dump_record(self._run), indent=2, ensure_ascii=False))
+        text = self._redact(json.dumps(dump_record(record), indent=2, ensure_ascii=False))
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, self.run_dir / RUN_FILE)
 

@@ -236,3 +236,12 @@ def test_the_report_lists_invalid_records_and_renders_the_rest(tmp_path: Path) -
                                  "steps.jsonl line 3 is not valid JSON (skipped)"]
     html = write_run_report(run_dir).read_text(encoding="utf-8")
     assert 'id="step-1"' in html and "(task unknown)" in html and "NO OUTCOME" in html
+
+
+def test_the_report_keeps_the_valid_part_of_an_invalid_run_json(tmp_path: Path) -> None:
+    run_dir = write_folder(tmp_path / "bad", {**OLD_RUN, "outcome": {"status": "won"}}, [json.dumps(OLD_STEP)])
+    data = load_run(run_dir)
+    assert data.run is not None and data.run.task == "Say hello" and data.run.outcome is None
+    assert "outcome.status: Input should be 'success', 'failure', 'error' or 'stopped'" in data.problems[0]
+    html = write_run_report(run_dir).read_text(encoding="utf-8")
+    assert "Say hello" in html and "NO OUTCOME" in html and "outcome.reason: Field required" in html
