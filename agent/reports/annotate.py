@@ -20,9 +20,8 @@ Marker vocabulary (colours are RGB constants below):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -278,12 +277,13 @@ def actions_from_json(items: object) -> list[Action]:
     return actions
 
 
-def step_caption(index: object, actions: Sequence[Action], error: Mapping[str, Any] | None = None) -> str:
-    """One line for a step: ``step N · what it did`` (or the error type when it failed)."""
+def step_caption(index: int, actions: Sequence[Action], error_type: str | None = None) -> str:
+    """One line for a step: ``step N · what it did``, followed by ``error_type`` (the error's
+    class name) when the step failed."""
     what = "; ".join(describe(a) for a in actions)
-    if error:
+    if error_type is not None:
         what = f"{what} · " if what else ""
-        what += f"{error.get('type', 'error')}"
+        what += error_type or "error"
     return f"step {index} · {what or 'no action'}"
 
 

@@ -66,7 +66,7 @@ class LiveScreenshotObserver:
                                                   "hint": step.error.hint}
         self._status.update(step=step.index, actions=[describe(a) for a in step.screen_actions],
                             url=step.frame.url, title=step.frame.title, error=error, timings=dict(step.timings))
-        caption = step_caption(step.index, step.screen_actions, error)
+        caption = step_caption(step.index, step.screen_actions, None if step.error is None else step.error.type)
 
         def write() -> None:
             image = annotate(step.frame.image, step.screen_actions, caption)

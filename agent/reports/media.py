@@ -10,16 +10,15 @@ steps gives one placeholder frame).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from screenpilot.agent.actions import Point, map_points
 from screenpilot.agent.reports.annotate import actions_from_json, annotate, font, step_caption
-from screenpilot.agent.reports.run_report import RunData, load_run, load_screenshot, step_index
+from screenpilot.agent.reports.run_report import RunData, load_run, load_screenshot
+from screenpilot.agent.run.records import RunRecord, StepLine
 
 PLACEHOLDER_FILL = (40, 44, 52)
 DEFAULT_ASPECT = 9 / 16
@@ -46,11 +45,10 @@ def _placeholder(size: tuple[int, int], text: str) -> Image.Image:
     return image
 
 
-def _outcome_suffix(run: Mapping[str, Any]) -> str:
-    outcome = run.get("outcome")
-    if not isinstance(outcome, dict):
+def _outcome_suffix(run: RunRecord | None) -> str:
+    if run is None or run.outcome is None:
         return " · (no outcome recorded)"
-    return f" · {str(outcome.get('status', '?')).upper()} ({outcome.get('reason', '?')})"
+    return f" · {run.outcome.status.upper()} ({run.outcome.reason})"
 
 
 def _letterbox(image: Image.Image, size: tuple[int, int]) -> tuple[Image.Image, float, tuple[int, int]]:
@@ -66,12 +64,10 @@ def _letterbox(image: Image.Image, size: tuple[int, int]) -> tuple[Image.Image, 
     return canvas, factor, offset
 
 
-def step_frame(data: RunData, step: Mapping[str, Any], position: int, size: tuple[int, int],
-               suffix: str = "") -> Image.Image:
+def step_frame(data: RunData, step: StepLine, size: tuple[int, int], suffix: str = "") -> Image.Image:
     """One frame of ``size`` for ``step``: scaled screenshot, its annotation and caption."""
-    actions = actions_from_json(step.get("actions_screen"))
-    error = step.get("error") if isinstance(step.get("error"), dict) else None
-    caption = step_caption(step_index(step, position), actions, error) + suffix
+    actions = actions_from_json(step.actions_screen)
+    caption = step_caption(step.index, actions, None if step.error is None else step.error.type) + suffix
     image = load_screenshot(data.run_dir, step)
     if image is None:
         return annotate(_placeholder(size, "screenshot missing"), [], caption)
@@ -91,7 +87,7 @@ def run_frames(run_dir: Path, width: int = 800) -> list[Image.Image]:
         return [annotate(_placeholder(size, "no step was recorded"), [], _outcome_suffix(data.run).lstrip(" ·"))]
     last = len(data.steps)
     return [
-        step_frame(data, step, n, size, _outcome_suffix(data.run) if n == last else "")
+        step_frame(data, step, size, _outcome_suffix(data.run) if n == last else "")
         for n, step in enumerate(data.steps, start=1)
     ]
 

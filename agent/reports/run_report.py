@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
+from pydantic import ValidationError
 
 from screenpilot.agent.actions import Action, Terminate, describe
 from screenpilot.agent.reports.annotate import actions_from_json, annotate, step_caption
@@ -36,7 +37,23 @@ from screenpilot.agent.reports.htmlpage import (
     status_class,
     write_atomic,
 )
-from screenpilot.agent.run.trajectory import read_run, read_steps
+from screenpilot.agent.run.loop import RunResult
+from screenpilot.agent.run.records import (
+    RunRecord,
+    StepLine,
+    StepTimings,
+    StepUsage,
+    VerdictRecord,
+    dump_record,
+)
+from screenpilot.agent.run.trajectory import (
+    RUN_FILE,
+    STEPS_FILE,
+    numbered_lines,
+    read_run,
+    read_steps,
+    step_from_json,
+)
 
 PHASES: tuple[str, ...] = ("capture", "model", "execute", "settle")
 REPORT_NAME = "report.html"
@@ -69,35 +86,54 @@ RUN_CSS = """
 
 @dataclass
 class RunData:
-    """A run folder as read for reporting. ``run`` is ``{}`` when run.json is missing or unreadable;
-    ``problems`` lists what was wrong with the folder, in words."""
+    """A run folder as read for reporting. ``run`` is None when run.json is missing or unreadable
+    (invalid entries are left out and named in ``problems``); ``steps`` are the lines that are
+    valid steps; ``problems`` lists what was wrong with the folder, in words."""
 
     run_dir: Path
-    run: dict[str, Any]
-    steps: list[dict[str, Any]]
+    run: RunRecord | None
+    steps: list[StepLine]
     problems: list[str] = field(default_factory=list)
 
 
 def is_run_dir(path: Path) -> bool:
     """True when ``path`` is a folder holding ``run.json`` or ``steps.jsonl``."""
-    return path.is_dir() and ((path / "run.json").is_file() or (path / "steps.jsonl").is_file())
+    return path.is_dir() and ((path / RUN_FILE).is_file() or (path / STEPS_FILE).is_file())
 
 
-def _lenient_steps(run_dir: Path, problems: list[str]) -> list[dict[str, Any]]:
-    """Every line of steps.jsonl that parses to an object; the others are noted in ``problems``."""
-    steps: list[dict[str, Any]] = []
-    text = (run_dir / "steps.jsonl").read_text(encoding="utf-8", errors="replace")
-    for number_, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+def _lenient_steps(run_dir: Path, problems: list[str]) -> list[StepLine]:
+    """Every line of steps.jsonl that is a valid step; the others are noted in ``problems``."""
+    steps: list[StepLine] = []
+    for number_, line in numbered_lines(run_dir):
         try:
             value = json.loads(line)
         except json.JSONDecodeError:
-            problems.append(f"steps.jsonl line {number_} is not valid JSON (skipped)")
+            problems.append(f"{STEPS_FILE} line {number_} is not valid JSON (skipped)")
             continue
-        if isinstance(value, dict):
-            steps.append(value)
+        try:
+            steps.append(step_from_json(value, f"{STEPS_FILE} line {number_}"))
+        except ValueError as exc:
+            problems.append(f"{exc} (skipped)")
     return steps
+
+
+def _valid_part(run_dir: Path) -> RunRecord | None:
+    """run.json without its invalid top-level entries (a broken ``outcome`` still leaves the task,
+    model and times to show), or None when the file is not a JSON object or the task is at fault."""
+    try:
+        data = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    try:
+        RunRecord.model_validate(data)
+    except ValidationError as exc:
+        data = {k: v for k, v in data.items() if k not in {item["loc"][0] for item in exc.errors() if item["loc"]}}
+    try:
+        return RunRecord.model_validate(data)
+    except ValidationError:
+        return None
 
 
 def load_run(run_dir: Path) -> RunData:
@@ -106,27 +142,27 @@ def load_run(run_dir: Path) -> RunData:
     if not is_run_dir(run_dir):
         raise FileNotFoundError(f"{run_dir} is not a run folder (no run.json or steps.jsonl)")
     problems: list[str] = []
-    run: dict[str, Any] = {}
+    run: RunRecord | None = None
     try:
         run = read_run(run_dir)
     except FileNotFoundError:
         problems.append("run.json is missing")
     except (OSError, ValueError) as exc:
         problems.append(str(exc))
+        run = _valid_part(run_dir)
     try:
-        steps = [s for s in read_steps(run_dir) if isinstance(s, dict)]
+        steps = read_steps(run_dir)
     except ValueError:
         steps = _lenient_steps(run_dir, problems)
     return RunData(run_dir, run, steps, problems)
 
 
-def load_screenshot(run_dir: Path, step: Mapping[str, Any]) -> Image.Image | None:
+def load_screenshot(run_dir: Path, step: StepLine) -> Image.Image | None:
     """The step's screenshot as RGB, or None when missing/unreadable. Only files directly inside
     ``run_dir`` are read (the name in steps.jsonl is not trusted as a path)."""
-    name = step.get("screenshot")
-    if not isinstance(name, str) or not name:
+    if not step.screenshot:
         return None
-    path = run_dir / Path(name).name
+    path = run_dir / Path(step.screenshot).name
     try:
         with Image.open(path) as image:
             return image.convert("RGB")
@@ -134,23 +170,22 @@ def load_screenshot(run_dir: Path, step: Mapping[str, Any]) -> Image.Image | Non
         return None
 
 
-def annotated_screenshot(run_dir: Path, step: Mapping[str, Any], suffix: str = "") -> Image.Image | None:
+def annotated_screenshot(run_dir: Path, step: StepLine, suffix: str = "") -> Image.Image | None:
     """The step's screenshot with its screen-space actions and a caption drawn on, or None."""
     image = load_screenshot(run_dir, step)
     if image is None:
         return None
-    actions = actions_from_json(step.get("actions_screen"))
-    caption = step_caption(step.get("index", "?"), actions, _error(step)) + suffix
+    actions = actions_from_json(step.actions_screen)
+    caption = step_caption(step.index, actions, _error_type(step)) + suffix
     return annotate(image, actions, caption)
 
 
-def _error(step: Mapping[str, Any]) -> dict[str, Any] | None:
-    error = step.get("error")
-    return error if isinstance(error, dict) else None
+def _error_type(step: StepLine) -> str | None:
+    return None if step.error is None else step.error.type
 
 
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str):
+def _parse_time(value: str | None) -> datetime | None:
+    if value is None:
         return None
     try:
         return datetime.fromisoformat(value)
@@ -158,38 +193,28 @@ def _parse_time(value: object) -> datetime | None:
         return None
 
 
-def run_seconds(run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]]) -> float | None:
+def run_seconds(run: RunRecord | None, steps: Sequence[StepLine]) -> float | None:
     """Wall time of the run in seconds: ended_at - started_at, else the sum of step totals."""
-    start, end = _parse_time(run.get("started_at")), _parse_time(run.get("ended_at"))
-    if start is not None and end is not None:
-        try:
-            return max(0.0, (end - start).total_seconds())
-        except TypeError:
-            pass
-    totals = [number(_timings(s).get("total")) for s in steps]
-    known = [t for t in totals if t is not None]
+    if run is not None:
+        start, end = _parse_time(run.started_at), _parse_time(run.ended_at)
+        if start is not None and end is not None:
+            try:
+                return max(0.0, (end - start).total_seconds())
+            except TypeError:
+                pass
+    known = [t for s in steps if (t := number(s.timings.total)) is not None]
     return sum(known) if known else None
 
 
-def _timings(step: Mapping[str, Any]) -> dict[str, Any]:
-    timings = step.get("timings")
-    return timings if isinstance(timings, dict) else {}
-
-
-def _usage(step: Mapping[str, Any]) -> dict[str, Any]:
-    usage = step.get("usage")
-    return usage if isinstance(usage, dict) else {}
-
-
-def token_totals(steps: Sequence[Mapping[str, Any]]) -> dict[str, int | None]:
+def token_totals(steps: Sequence[StepLine]) -> dict[str, int | None]:
     """Sums over steps of prompt, completion and image tokens; None where no step reports a count."""
-    totals: dict[str, int | None] = {}
-    for key in ("prompt_tokens", "completion_tokens"):
-        values = [int(v) for s in steps if (v := number(_usage(s).get(key))) is not None]
-        totals[key] = sum(values) if values else None
-    images = [int(v) for s in steps if (v := number(s.get("image_tokens"))) is not None]
-    totals["image_tokens"] = sum(images) if images else None
-    return totals
+    prompts = [s.usage.prompt_tokens for s in steps if s.usage is not None and s.usage.prompt_tokens is not None]
+    completions = [s.usage.completion_tokens for s in steps
+                   if s.usage is not None and s.usage.completion_tokens is not None]
+    images = [s.image_tokens for s in steps if s.image_tokens is not None]
+    return {"prompt_tokens": sum(prompts) if prompts else None,
+            "completion_tokens": sum(completions) if completions else None,
+            "image_tokens": sum(images) if images else None}
 
 
 def model_label(model: object) -> str:
@@ -203,31 +228,29 @@ def model_label(model: object) -> str:
     return "unknown" if model is None else str(model)
 
 
-def _prompt_label(value: object) -> str:
-    if isinstance(value, dict):
-        return str(value.get("name", "unknown"))
-    return "unknown" if value is None else str(value)
+def _prompt_label(value: dict[str, Any] | None) -> str:
+    return "unknown" if value is None else str(value.get("name", "unknown"))
 
 
 def _fact(term: str, value: str) -> str:
     return f"<dt>{esc(term)}</dt><dd>{value}</dd>"
 
 
-def _outcome_html(outcome: object) -> str:
-    if not isinstance(outcome, dict):
+def _outcome_html(outcome: RunResult | None) -> str:
+    if outcome is None:
         return ('<p><span class="badge status-unknown" data-status="none">NO OUTCOME</span> '
                 '<span class="muted">the run is still going, or was stopped before it could record an '
                 "outcome; every finished step is shown below</span></p>")
-    status = outcome.get("status")
-    badge = f'<span class="badge {status_class(status)}" data-status="{esc(status)}">{esc(str(status).upper())}</span>'
+    status = outcome.status
+    badge = f'<span class="badge {status_class(status)}" data-status="{esc(status)}">{esc(status.upper())}</span>'
     parts = [badge,
-             f' <span class="reason">({esc(outcome.get("reason"))})</span>',
-             f' <span class="muted">after {esc(outcome.get("steps"))} step(s)</span>']
+             f' <span class="reason">({esc(outcome.reason)})</span>',
+             f' <span class="muted">after {esc(outcome.steps)} step(s)</span>']
     html_ = "<p class=\"outcome\">" + "".join(parts) + "</p>"
-    if outcome.get("answer") is not None:
-        html_ += f'<p><strong>Answer:</strong> <span class="answer">{esc(outcome["answer"])}</span></p>'
-    if outcome.get("message"):
-        html_ += f'<p><strong>Message:</strong> <span class="message">{esc(outcome["message"])}</span></p>'
+    if outcome.answer is not None:
+        html_ += f'<p><strong>Answer:</strong> <span class="answer">{esc(outcome.answer)}</span></p>'
+    if outcome.message:
+        html_ += f'<p><strong>Message:</strong> <span class="message">{esc(outcome.message)}</span></p>'
     return html_
 
 
@@ -245,23 +268,24 @@ def _tokens_text(totals: Mapping[str, int | None]) -> str:
 def _header_html(data: RunData) -> str:
     run, steps = data.run, data.steps
     facts = [
-        _fact("Model", esc(model_label(run.get("model")))),
-        _fact("Prompt format", esc(_prompt_label(run.get("prompt_format")))),
-        _fact("Executor", esc(_executor_label(run.get("executor")))),
-        _fact("Started", esc(run.get("started_at") or "–")),
+        _fact("Model", esc(model_label(run.model if run else None))),
+        _fact("Prompt format", esc(_prompt_label(run.prompt_format if run else None))),
+        _fact("Executor", esc(_executor_label(run.executor if run else None))),
+        _fact("Started", esc((run.started_at if run else None) or "–")),
         _fact("Total time", esc(seconds(run_seconds(run, steps)))),
         _fact("Steps recorded", esc(len(steps))),
         _fact("Tokens", esc(_tokens_text(token_totals(steps)))),
         _fact("Folder", f"<code>{esc(data.run_dir)}</code>"),
     ]
     problems = "".join(f"<li>{esc(p)}</li>" for p in data.problems)
-    toc = "".join(_toc_item(s, n) for n, s in enumerate(steps, start=1))
-    metadata = json.dumps({k: v for k, v in run.items() if k not in ("task", "outcome")}, indent=2,
-                          ensure_ascii=False, default=str)
+    toc = "".join(_toc_item(s) for s in steps)
+    recorded = dump_record(run) if run else {}
+    metadata = json.dumps({k: v for k, v in recorded.items() if k not in ("task", "outcome")}, indent=2,
+                          ensure_ascii=False)
     return (
         '<header class="page"><div class="card run-header">'
-        f'<h1 class="task">{esc(run.get("task") or "(task unknown)")}</h1>'
-        f'{_outcome_html(run.get("outcome"))}<dl class="facts">{"".join(facts)}</dl>'
+        f'<h1 class="task">{esc((run.task if run else None) or "(task unknown)")}</h1>'
+        f'{_outcome_html(run.outcome if run else None)}<dl class="facts">{"".join(facts)}</dl>'
         + (f'<ul class="problems">{problems}</ul>' if problems else "")
         + f'<details><summary>run.json</summary><pre>{esc(metadata)}</pre></details>'
         + (f'<ol class="toc">{toc}</ol>' if toc else "")
@@ -269,37 +293,30 @@ def _header_html(data: RunData) -> str:
     )
 
 
-def _executor_label(value: object) -> str:
-    if isinstance(value, dict):
-        kind = value.get("executor") or value.get("kind") or "unknown"
-        extra = value.get("viewport") or value.get("size")
-        return f"{kind} {_size_text(extra)}" if extra else str(kind)
-    return "unknown" if value is None else str(value)
+def _executor_label(value: dict[str, Any] | None) -> str:
+    if value is None:
+        return "unknown"
+    kind = value.get("executor") or value.get("kind") or "unknown"
+    extra = value.get("viewport") or value.get("size")
+    return f"{kind} {_size_text(extra)}" if extra else str(kind)
 
 
-def step_index(step: Mapping[str, Any], position: int) -> int:
-    """The step's ``index`` field, or its 1-based ``position`` in the file when missing or odd."""
-    value = step.get("index")
-    return value if isinstance(value, int) and not isinstance(value, bool) else position
+def _toc_item(step: StepLine) -> str:
+    actions = actions_from_json(step.actions_screen)
+    label = step_caption(step.index, actions, _error_type(step))
+    css = ' class="has-error"' if step.error else ""
+    return f'<li><a href="#step-{step.index}"{css} title="{esc(label)}">{esc(label)}</a></li>'
 
 
-def _toc_item(step: Mapping[str, Any], position: int) -> str:
-    index = step_index(step, position)
-    actions = actions_from_json(step.get("actions_screen"))
-    label = step_caption(index, actions, _error(step))
-    css = ' class="has-error"' if _error(step) else ""
-    return f'<li><a href="#step-{index}"{css} title="{esc(label)}">{esc(label)}</a></li>'
-
-
-def timing_bar(timings: Mapping[str, Any], longest: float) -> str:
+def timing_bar(timings: StepTimings, longest: float) -> str:
     """A horizontal bar whose segments are the phases' shares of the step's total time.
 
     The bar's own width is the step's total relative to ``longest`` (seconds, the slowest step),
     so bars of different steps compare. Time in no named phase shows as ``other``.
     """
-    values = {p: max(0.0, number(timings.get(p)) or 0.0) for p in PHASES}
+    values = {p: max(0.0, number(getattr(timings, p)) or 0.0) for p in PHASES}
     named = sum(values.values())
-    total = number(timings.get("total"))
+    total = number(timings.total)
     total = named if total is None else max(total, named)
     values["other"] = max(0.0, total - named)
     span = total if total > 0 else 1.0
@@ -317,38 +334,34 @@ def timing_bar(timings: Mapping[str, Any], longest: float) -> str:
             f'<div class="legend">total {esc(seconds(total))} · {legend}</div>')
 
 
-def _action_rows(step: Mapping[str, Any]) -> str:
-    model_actions = actions_from_json(step.get("actions_model"))
-    screen_actions = actions_from_json(step.get("actions_screen"))
-    raw_verdicts = step.get("verdicts")
-    verdicts: list[object] = raw_verdicts if isinstance(raw_verdicts, list) else []
+def _action_rows(step: StepLine) -> str:
+    model_actions = actions_from_json(step.actions_model)
+    screen_actions = actions_from_json(step.actions_screen)
     rows = []
     for n in range(max(len(model_actions), len(screen_actions))):
         model_text = describe(model_actions[n]) if n < len(model_actions) else "–"
         screen_action = screen_actions[n] if n < len(screen_actions) else None
         screen_text = "–" if screen_action is None else describe(screen_action)
-        verdict = _verdict_html(verdicts, n, screen_action)
+        verdict = _verdict_html(step.verdicts, n, screen_action)
         rows.append(f'<tr class="action-row"><td class="num">{n + 1}</td><td><code>{esc(model_text)}</code></td>'
                     f"<td><code>{esc(screen_text)}</code></td><td>{verdict}</td></tr>")
     if not rows:
         return '<p class="muted">no actions parsed</p>'
-    model_size = _size_text(step.get("model_size"))
-    screen_size = _size_text(step.get("screen_size"))
-    executed = step.get("executed")
+    model_size = _size_text(step.model_size)
+    screen_size = _size_text(step.screen_size)
     return (f'<table class="actions"><tr><th class="num">#</th><th>model space {esc(model_size)}</th>'
             f"<th>screen space {esc(screen_size)}</th><th>policy</th></tr>{''.join(rows)}</table>"
-            f'<p class="muted">{esc(executed if executed is not None else "?")} carried out</p>')
+            f'<p class="muted">{esc(step.executed)} carried out</p>')
 
 
-def _verdict_html(verdicts: Sequence[object], n: int, action: Action | None) -> str:
-    verdict = verdicts[n] if n < len(verdicts) else None
-    if not isinstance(verdict, dict):
+def _verdict_html(verdicts: Sequence[VerdictRecord], n: int, action: Action | None) -> str:
+    if n >= len(verdicts):
         ends = isinstance(action, Terminate)
         return f'<span class="muted">{"ends the run" if ends else "not checked"}</span>'
-    decision = str(verdict.get("decision"))
-    note = f' — {esc(verdict["note"])}' if verdict.get("note") else ""
-    return (f'<span class="verdict-{esc(decision)}">{esc(decision)}</span>'
-            f' <span class="muted">({esc(verdict.get("rule"))})</span>{note}')
+    verdict = verdicts[n]
+    note = f' — {esc(verdict.note)}' if verdict.note else ""
+    return (f'<span class="verdict-{esc(verdict.decision)}">{esc(verdict.decision)}</span>'
+            f' <span class="muted">({esc(verdict.rule)})</span>{note}')
 
 
 def _size_text(value: object) -> str:
@@ -357,45 +370,46 @@ def _size_text(value: object) -> str:
     return "?"
 
 
-def _tokens_html(step: Mapping[str, Any]) -> str:
-    usage = _usage(step)
+def _known(value: object) -> object:
+    return "?" if value is None else value
+
+
+def _tokens_html(step: StepLine) -> str:
+    usage = step.usage or StepUsage()
     parts = [
-        f"prompt {esc(usage.get('prompt_tokens') if usage.get('prompt_tokens') is not None else '?')}",
-        f"completion {esc(usage.get('completion_tokens') if usage.get('completion_tokens') is not None else '?')}",
-        f"image {esc(step.get('image_tokens', '?'))}",
-        f"model image {esc(_size_text(step.get('model_size')))}",
-        f"screen {esc(_size_text(step.get('screen_size')))}",
+        f"prompt {esc(_known(usage.prompt_tokens))}",
+        f"completion {esc(_known(usage.completion_tokens))}",
+        f"image {esc(_known(step.image_tokens))}",
+        f"model image {esc(_size_text(step.model_size))}",
+        f"screen {esc(_size_text(step.screen_size))}",
     ]
-    model_timings = step.get("model_timings")
-    if isinstance(model_timings, dict) and model_timings:
-        phases = ", ".join(f"{esc(k)} {esc(seconds(number(v)))}" for k, v in model_timings.items())
+    if step.model_timings:
+        phases = ", ".join(f"{esc(k)} {esc(seconds(number(v)))}" for k, v in step.model_timings.items())
         parts.append(f"model phases {phases}")
     return f'<p class="tokens">{" · ".join(parts)}</p>'
 
 
-def _error_html(step: Mapping[str, Any]) -> str:
-    error = _error(step)
+def _error_html(step: StepLine) -> str:
+    error = step.error
     out = ""
     if error is not None:
-        family = str(error.get("family", "unknown"))
-        hint = f'<div class="hint"><strong>Hint:</strong> {esc(error["hint"])}</div>' if error.get("hint") else ""
-        out += (f'<div class="error-box family-{esc(family)}"><strong>{esc(error.get("type", "Error"))}</strong>'
-                f' <span class="muted">({esc(family)} error)</span>: <span class="error-message">'
-                f'{esc(error.get("message"))}</span>{hint}</div>')
-    if step.get("feedback"):
-        out += f'<p><strong>Feedback to the model:</strong> {esc(step["feedback"])}</p>'
+        hint = f'<div class="hint"><strong>Hint:</strong> {esc(error.hint)}</div>' if error.hint else ""
+        out += (f'<div class="error-box family-{esc(error.family)}"><strong>{esc(error.type)}</strong>'
+                f' <span class="muted">({esc(error.family)} error)</span>: <span class="error-message">'
+                f'{esc(error.message)}</span>{hint}</div>')
+    if step.feedback:
+        out += f'<p><strong>Feedback to the model:</strong> {esc(step.feedback)}</p>'
     return out
 
 
-def _reply_html(step: Mapping[str, Any]) -> str:
-    reply = step.get("reply")
-    if reply is None:
+def _reply_html(step: StepLine) -> str:
+    if step.reply is None:
         return '<p class="muted reply-missing">no reply (the model was not asked or did not answer)</p>'
-    return f'<pre class="reply">{esc(reply)}</pre>'
+    return f'<pre class="reply">{esc(step.reply)}</pre>'
 
 
-def _when(step: Mapping[str, Any]) -> str:
-    started = number(step.get("started_at"))
+def _when(step: StepLine) -> str:
+    started = number(step.started_at)
     if started is None:
         return ""
     try:
@@ -421,43 +435,40 @@ class _ImageSink:
         return relative_href(path, self.report_dir)
 
 
-def _figure_html(data: RunData, step: Mapping[str, Any], index: int, sink: _ImageSink) -> str:
+def _figure_html(data: RunData, step: StepLine, sink: _ImageSink) -> str:
     image = annotated_screenshot(data.run_dir, step)
-    url, title = step.get("url"), step.get("title")
-    where = " · ".join(esc(v) for v in (title, url) if v)
+    where = " · ".join(esc(v) for v in (step.title, step.url) if v)
     if image is None:
-        name = step.get("screenshot") or "(none recorded)"
-        return f'<div class="missing-image" data-step="{index}">screenshot missing: {esc(name)}</div>'
-    actions = actions_from_json(step.get("actions_screen"))
-    alt = f"Step {index} screenshot ({image.width}x{image.height}) with annotation: " + (
+        name = step.screenshot or "(none recorded)"
+        return f'<div class="missing-image" data-step="{step.index}">screenshot missing: {esc(name)}</div>'
+    actions = actions_from_json(step.actions_screen)
+    alt = f"Step {step.index} screenshot ({image.width}x{image.height}) with annotation: " + (
         "; ".join(describe(a) for a in actions) or "no action")
-    return (f'<figure><img src="{esc(sink.src(image, index))}" data-step="{index}" alt="{esc(alt)}" '
+    return (f'<figure><img src="{esc(sink.src(image, step.index))}" data-step="{step.index}" alt="{esc(alt)}" '
             f'width="{image.width}" height="{image.height}"><figcaption>{where}</figcaption></figure>')
 
 
-def _step_html(data: RunData, step: Mapping[str, Any], position: int, longest: float, sink: _ImageSink) -> str:
-    index = step_index(step, position)
-    actions = actions_from_json(step.get("actions_screen"))
-    error = _error(step)
-    title = "; ".join(describe(a) for a in actions) or (str(error.get("type", "error")) if error else "no action")
+def _step_html(data: RunData, step: StepLine, longest: float, sink: _ImageSink) -> str:
+    index = step.index
+    actions = actions_from_json(step.actions_screen)
+    title = "; ".join(describe(a) for a in actions) or (step.error.type if step.error else "no action")
     return (
         f'<section class="card step" id="step-{index}" data-index="{index}">'
         f'<h2>Step {index} · {esc(title)}<span class="when">{esc(_when(step))}</span></h2>'
-        f'<div class="columns"><div>{_figure_html(data, step, index, sink)}</div>'
+        f'<div class="columns"><div>{_figure_html(data, step, sink)}</div>'
         f'<div><h3>Model reply</h3>{_reply_html(step)}{_error_html(step)}'
-        f"<h3>Actions</h3>{_action_rows(step)}<h3>Timings</h3>{timing_bar(_timings(step), longest)}"
+        f"<h3>Actions</h3>{_action_rows(step)}<h3>Timings</h3>{timing_bar(step.timings, longest)}"
         f"<h3>Tokens and image</h3>{_tokens_html(step)}</div></div></section>"
     )
 
 
 def render_run_report(data: RunData, sink: _ImageSink) -> str:
     """The report page for ``data`` as an HTML string (images handled by ``sink``)."""
-    totals = [number(_timings(s).get("total")) or 0.0 for s in data.steps]
-    longest = max(totals, default=0.0)
-    cards = "".join(_step_html(data, s, n, longest, sink) for n, s in enumerate(data.steps, start=1))
+    longest = max((number(s.timings.total) or 0.0 for s in data.steps), default=0.0)
+    cards = "".join(_step_html(data, s, longest, sink) for s in data.steps)
     if not cards:
         cards = '<div class="card"><p class="muted">No step was recorded.</p></div>'
-    task = str(data.run.get("task") or data.run_dir.name)
+    task = (data.run.task if data.run else None) or data.run_dir.name
     return page(f"screenpilot run: {task}", _header_html(data) + f"<main>{cards}</main>", css=RUN_CSS,
                 embedded=sink.embed)
 

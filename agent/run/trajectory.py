@@ -10,6 +10,9 @@ Layout of a run folder::
 file + rename) at the end, so it is always complete JSON. ``steps.jsonl`` is appended with a
 flush and fsync per line: a process killed at any moment leaves every finished step readable;
 :func:`read_steps` ignores a torn last line.
+
+Both files hold the records of :mod:`screenpilot.agent.run.records`: the writer builds them and
+the readers return them, validated.
 """
 
 from __future__ import annotations
@@ -26,12 +29,26 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 import screenpilot
 from screenpilot.agent.actions import to_json
 from screenpilot.agent.errors import InfrastructureError
 from screenpilot.agent.run.loop import RunResult, StepRecord
+from screenpilot.agent.run.records import (
+    RunRecord,
+    StepErrorRecord,
+    StepLine,
+    StepTimings,
+    StepUsage,
+    VerdictRecord,
+    dump_record,
+    validation_message,
+)
 
 SCHEMA_VERSION = 1
+RUN_FILE = "run.json"
+STEPS_FILE = "steps.jsonl"
 
 
 def new_run_dir(out_dir: Path, task: str, now: Callable[[], datetime] = datetime.now) -> Path:
@@ -60,38 +77,40 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def step_to_json(step: StepRecord, screenshot_name: str) -> dict[str, Any]:
+def step_line(step: StepRecord, screenshot_name: str) -> StepLine:
     """The steps.jsonl line for ``step`` (pure)."""
     reply = step.reply
-    return {
-        "index": step.index,
-        "started_at": step.started_at,
-        "url": step.frame.url,
-        "title": step.frame.title,
-        "events": step.frame.extra.get("events"),
-        "screen_size": list(step.frame.size),
-        "model_size": list(step.model_size),
-        "image_tokens": step.image_tokens,
-        "screenshot": screenshot_name,
-        "reply": None if reply is None else reply.text,
-        "usage": None if reply is None else asdict(reply.usage),
-        "model_timings": None if reply is None else reply.timings,
-        "actions_model": [to_json(a) for a in step.model_actions],
-        "actions_screen": [to_json(a) for a in step.screen_actions],
-        "verdicts": [v.to_json() for v in step.verdicts],
-        "executed": step.executed,
-        "error": None if step.error is None else asdict(step.error),
-        "feedback": step.feedback,
-        "timings": step.timings,
-    }
+    events = step.frame.extra.get("events")
+    return StepLine(
+        index=step.index,
+        started_at=step.started_at,
+        url=step.frame.url,
+        title=step.frame.title,
+        events=[str(event) for event in events] if isinstance(events, list) else None,
+        screen_size=step.frame.size,
+        model_size=step.model_size,
+        image_tokens=step.image_tokens,
+        screenshot=screenshot_name,
+        reply=None if reply is None else reply.text,
+        usage=None if reply is None else StepUsage(**asdict(reply.usage)),
+        model_timings=None if reply is None else reply.timings,
+        actions_model=[to_json(a) for a in step.model_actions],
+        actions_screen=[to_json(a) for a in step.screen_actions],
+        verdicts=[VerdictRecord.model_validate(v.to_json()) for v in step.verdicts],
+        executed=step.executed,
+        error=None if step.error is None else StepErrorRecord(**asdict(step.error)),
+        feedback=step.feedback,
+        timings=StepTimings(**step.timings),
+    )
 
 
 class TrajectoryWriter:
     """Observer that writes a run folder as the run goes.
 
-    ``metadata`` (model, prompt format, executor, limits...) goes into ``run.json`` as given;
-    it must be JSON-serialisable. ``redact`` is applied to every JSON text before it is written
-    (secret values become placeholders). A failed write (disk full, folder removed) raises
+    ``metadata`` (model, prompt format, executor, limits...) goes into ``run.json`` as given
+    (values JSON cannot hold are written as their ``str()``) and must fit :class:`RunRecord`
+    (a ValueError on start otherwise). ``redact`` is applied to every JSON text before it is
+    written (secret values become placeholders). A failed write (disk full, folder removed) raises
     :class:`InfrastructureError`, which ends the run; :meth:`on_end` still tries to record
     the outcome.
     """
@@ -100,13 +119,13 @@ class TrajectoryWriter:
                  redact: Callable[[str], str] = lambda text: text) -> None:
         self.run_dir = run_dir
         self._redact = redact
-        self._metadata = dict(metadata)
-        self._run: dict[str, Any] = {}
-        self._steps_file = run_dir / "steps.jsonl"
+        self._metadata: dict[str, Any] = json.loads(json.dumps(dict(metadata), default=str))
+        self._run: RunRecord | None = None
+        self._steps_file = run_dir / STEPS_FILE
 
     def on_start(self, task: str) -> None:
         """Write run.json with no outcome yet and create an empty steps.jsonl."""
-        self._run = {
+        self._run = RunRecord.model_validate({
             "schema": SCHEMA_VERSION,
             "task": task,
             **self._metadata,
@@ -114,14 +133,14 @@ class TrajectoryWriter:
             "started_at": _iso_now(),
             "ended_at": None,
             "outcome": None,
-        }
-        self._write_run_json()
+        })
+        self._write_run_json(self._run)
         self._steps_file.touch()
 
     def on_step(self, step: StepRecord) -> None:
         """Save the screenshot, then append the step's line (flushed and fsynced)."""
         name = f"step_{step.index:03d}.png"
-        line = self._redact(json.dumps(step_to_json(step, name), ensure_ascii=False, default=str))
+        line = self._redact(json.dumps(dump_record(step_line(step, name)), ensure_ascii=False))
         try:
             step.frame.image.save(self.run_dir / name)
             with self._steps_file.open("a", encoding="utf-8") as fh:
@@ -134,49 +153,70 @@ class TrajectoryWriter:
                 "free some disk space or choose another --out folder") from exc
 
     def on_end(self, result: RunResult) -> None:
-        """Record the outcome in run.json (atomically); a failed write is reported on stderr."""
-        self._run["ended_at"] = _iso_now()
-        self._run["outcome"] = asdict(result)
+        """Record the outcome in run.json (atomically); a failed write is reported on stderr.
+        Nothing is written when the run never started."""
+        if self._run is None:
+            return
+        self._run = self._run.model_copy(update={"ended_at": _iso_now(), "outcome": result})
         try:
-            self._write_run_json()
+            self._write_run_json(self._run)
         except OSError as exc:
             sys.stderr.write(f"screenpilot: could not record the outcome in {self.run_dir}/run.json: {exc}\n")
 
-    def _write_run_json(self) -> None:
-        tmp = self.run_dir / "run.json.tmp"
-        text = self._redact(json.dumps(self._run, indent=2, ensure_ascii=False, default=str))
+    def _write_run_json(self, record: RunRecord) -> None:
+        tmp = self.run_dir / (RUN_FILE + ".tmp")
+        text = self._redact(json.dumps(dump_record(record), indent=2, ensure_ascii=False))
         tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, self.run_dir / "run.json")
+        os.replace(tmp, self.run_dir / RUN_FILE)
 
 
-def read_run(run_dir: Path) -> dict[str, Any]:
-    """The run.json of ``run_dir``. Raises FileNotFoundError / ValueError with the path."""
-    path = run_dir / "run.json"
+def read_run(run_dir: Path) -> RunRecord:
+    """The run.json of ``run_dir``. Raises FileNotFoundError when it is missing, and ValueError
+    naming the file (and the fields) when it is not valid JSON or not a valid run record."""
+    path = run_dir / RUN_FILE
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} does not hold a JSON object")
-    return data
+    try:
+        return RunRecord.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError(f"{path} is not a valid run record: {validation_message(exc)}") from None
 
 
-def read_steps(run_dir: Path) -> list[dict[str, Any]]:
-    """Every complete step of ``run_dir``; a torn final line (killed mid-write) is skipped."""
-    path = run_dir / "steps.jsonl"
+def step_from_json(value: object, where: str) -> StepLine:
+    """One parsed steps.jsonl line as a :class:`StepLine`; ValueError naming ``where`` (file and
+    line) and the fields when it is not a valid step."""
+    try:
+        return StepLine.model_validate(value)
+    except ValidationError as exc:
+        raise ValueError(f"{where} is not a valid step: {validation_message(exc)}") from None
+
+
+def numbered_lines(run_dir: Path) -> list[tuple[int, str]]:
+    """The non-blank lines of ``run_dir``'s steps.jsonl with their 1-based line numbers (none
+    when the file is missing)."""
+    path = run_dir / STEPS_FILE
     if not path.exists():
         return []
-    steps: list[dict[str, Any]] = []
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    return [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
+
+
+def read_steps(run_dir: Path) -> list[StepLine]:
+    """Every complete step of ``run_dir``; a torn final line (killed mid-write) is skipped.
+    ValueError naming the file and line for any other line that is not a valid step."""
+    path = run_dir / STEPS_FILE
+    lines = numbered_lines(run_dir)
+    steps: list[StepLine] = []
+    for position, (number, line) in enumerate(lines, start=1):
         try:
-            steps.append(json.loads(line))
+            value = json.loads(line)
         except json.JSONDecodeError:
-            if number == len(lines):
+            if position == len(lines):
                 break
             raise ValueError(f"{path}:{number} is not valid JSON") from None
+        steps.append(step_from_json(value, f"{path}:{number}"))
     return steps
 
 

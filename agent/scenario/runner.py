@@ -137,11 +137,11 @@ def episode_stats(run_dir: Path) -> tuple[dict[str, float], float, int | None]:
     tokens: int | None = None
     for step in read_steps(run_dir):
         for phase in PHASES:
-            value = (step.get("timings") or {}).get(phase)
-            if isinstance(value, int | float):
-                timings[phase] += float(value)
-        usage = step.get("usage") or {}
-        counted = [int(usage[k]) for k in ("prompt_tokens", "completion_tokens") if isinstance(usage.get(k), int)]
+            value = getattr(step.timings, phase)
+            if value is not None:
+                timings[phase] += value
+        usage = step.usage
+        counted = [] if usage is None else [n for n in (usage.prompt_tokens, usage.completion_tokens) if n is not None]
         if counted:
             tokens = (tokens or 0) + sum(counted)
     return timings, timings["model"], tokens

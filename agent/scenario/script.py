@@ -52,6 +52,7 @@ from screenpilot.agent.actions import (
     from_json,
 )
 from screenpilot.agent.errors import ConfigError
+from screenpilot.agent.run.records import RunRecord, StepLine
 from screenpilot.agent.run.trajectory import read_run, read_steps
 from screenpilot.agent.scenario.spec import DEFAULT_IMAGE_THRESHOLD, BrowserEnvironment, ScenarioSpec, load_scenario
 from screenpilot.tools.vision import choose_anchor
@@ -76,25 +77,24 @@ class ScriptResult:
 # --- which actions ran ---------------------------------------------------------------------------
 
 
-def executed_actions(step: dict[str, Any]) -> list[Action]:
+def executed_actions(step: StepLine) -> list[Action]:
     """The screen-space actions of a steps.jsonl line that were carried out, in order.
 
     An action counts when the safety gate allowed it and it did not fail (``executed`` counts
     those); a final ``terminate`` counts when the step had no error.
     """
-    actions = [from_json(a) for a in step.get("actions_screen") or []]
-    verdicts = step.get("verdicts") or []
-    executed = int(step.get("executed") or 0)
+    actions = [from_json(a) for a in step.actions_screen]
+    verdicts = step.verdicts
     done: list[Action] = []
     allowed = 0
     for index, action in enumerate(actions):
         if isinstance(action, Terminate):
-            if step.get("error") is None:
+            if step.error is None:
                 done.append(action)
             break
-        if index >= len(verdicts) or allowed >= executed:
+        if index >= len(verdicts) or allowed >= step.executed:
             break
-        if verdicts[index].get("decision") != "allow":
+        if verdicts[index].decision != "allow":
             continue
         allowed += 1
         done.append(action)
@@ -229,12 +229,12 @@ def relative_url(url: str, start_url: str | None) -> str:
 # --- the scenario around the steps ---------------------------------------------------------------
 
 
-def _source_scenario(run: dict[str, Any], result: ScriptResult) -> tuple[ScenarioSpec, dict[str, Any]] | None:
+def _source_scenario(run: RunRecord, result: ScriptResult) -> tuple[ScenarioSpec, dict[str, Any]] | None:
     """The scenario the run came from (its validated spec and raw YAML), if it can be found."""
-    recorded = (run.get("scenario") or {}).get("source")
+    recorded = run.scenario.source if run.scenario is not None else None
     if not recorded:
         return None
-    path = Path(str(recorded))
+    path = Path(recorded)
     if not path.is_file():
         result.warnings.append(f"the run's scenario file {path} is gone; the script starts from the first step's URL")
         return None
@@ -267,27 +267,27 @@ def _absolute_paths(raw: dict[str, Any], spec: ScenarioSpec) -> dict[str, Any]:
     return kept
 
 
-def _plain_scenario(run: dict[str, Any], steps: Sequence[dict[str, Any]], writer: _Writer,
+def _plain_scenario(run: RunRecord, steps: Sequence[StepLine], writer: _Writer,
                     final: tuple[Path, str | None]) -> dict[str, Any]:
     """Environment and checks for a run that did not come from a scenario file."""
-    executor = run.get("executor") or {}
+    executor = run.executor or {}
     first = steps[0]
-    size = first.get("screen_size") or [1280, 720]
+    size = first.screen_size or (1280, 720)
     if executor.get("kind") == "desktop":
         environment: dict[str, Any] = {"desktop": {"virtual_display": f"{size[0]}x{size[1]}"}}
         writer.result.warnings.append("the run did not record how its desktop applications were started; add "
                                       "environment.desktop.launch commands")
     else:
         viewport = executor.get("viewport") or size
-        environment = {"browser": {"url": first.get("url") or "about:blank",
+        environment = {"browser": {"url": first.url or "about:blank",
                                    "viewport": f"{viewport[0]}x{viewport[1]}"}}
     screenshot, answer = final
     checks: list[dict[str, Any]] = []
     if answer:
         checks.append({"name": "same answer", "answer": answer})
-    last_url = steps[-1].get("url")
+    last_url = steps[-1].url
     if executor.get("kind") != "desktop" and last_url:
-        path = urlsplit(str(last_url)).path or "/"
+        path = urlsplit(last_url).path or "/"
         checks.append({"name": "same final page", "url": re.escape(path) + "$"})
     if not checks:
         anchor = writer.anchor(screenshot, writer.pointer or Point(size[0] // 2, size[1] // 2), name="final")
@@ -312,9 +312,9 @@ def _prepare_out(out_file: Path, force: bool) -> Path:
     return anchor_dir
 
 
-def _start_url(steps: Sequence[dict[str, Any]]) -> str | None:
-    url = steps[0].get("url") if steps else None
-    return str(url) if url and _URL_SCHEME.match(str(url)) else None
+def _start_url(steps: Sequence[StepLine]) -> str | None:
+    url = steps[0].url if steps else None
+    return url if url and _URL_SCHEME.match(url) else None
 
 
 def script_from_run(
@@ -345,12 +345,12 @@ def script_from_run(
     answer: str | None = None
     for step in steps:
         for action in executed_actions(step):
-            writer.add(action, run_dir / str(step["screenshot"]), f"{run_dir.name} step {step['index']}")
+            writer.add(action, _screenshot(run_dir, step), f"{run_dir.name} step {step.index}")
             if isinstance(action, Terminate):
                 answer = action.answer
     if not writer.steps:
         raise ConfigError(f"{run_dir} has no executed actions to script")
-    final = (run_dir / str(steps[-1]["screenshot"]), answer)
+    final = (_screenshot(run_dir, steps[-1]), answer)
     script_steps = list(writer.steps)
     around = _absolute_paths(source[1], source[0]) if source else _plain_scenario(run, steps, writer, final)
     document = _document(run, source[0] if source else None, around, script_steps)
@@ -361,9 +361,16 @@ def script_from_run(
     return result
 
 
-def _document(run: dict[str, Any], spec: ScenarioSpec | None, around: dict[str, Any],
+def _screenshot(run_dir: Path, step: StepLine) -> Path:
+    """The step's screenshot file; ConfigError when the line names none."""
+    if not step.screenshot:
+        raise ConfigError(f"{run_dir} step {step.index} records no screenshot; this run cannot be scripted")
+    return run_dir / step.screenshot
+
+
+def _document(run: RunRecord, spec: ScenarioSpec | None, around: dict[str, Any],
               steps: list[Any]) -> dict[str, Any]:
-    instruction = spec.instruction if spec is not None else str(run.get("task") or "Replay the recorded run.")
+    instruction = spec.instruction if spec is not None else (run.task or "Replay the recorded run.")
     document: dict[str, Any] = {"instruction": instruction}
     if spec is not None and spec.description:
         document["description"] = spec.description

@@ -162,7 +162,7 @@ def test_step_caption_and_json_round_trip() -> None:
     assert actions_from_json(items) == actions
     assert actions_from_json(None) == []
     assert step_caption(3, actions) == "step 3 · click (1, 2); type 'hi'"
-    assert step_caption(4, [], {"type": "ReplyParseError"}) == "step 4 · ReplyParseError"
+    assert step_caption(4, [], "ReplyParseError") == "step 4 · ReplyParseError"
     assert step_caption(5, []) == "step 5 · no action"
 
 

@@ -14,6 +14,7 @@ from PIL import Image
 
 from screenpilot.agent.actions import Click, Drag, Point, PressKeys, Scroll, Terminate, TypeText, Wait, to_json
 from screenpilot.agent.cli.main import main
+from screenpilot.agent.run.records import StepErrorRecord, StepLine, VerdictRecord
 from screenpilot.agent.run.settings import ModelSettings
 from screenpilot.agent.run.trajectory import read_run, read_steps
 from screenpilot.agent.scenario.replay import Lookup, LostAnchor, ReplayFormat, fallback_note, reply_text
@@ -147,11 +148,12 @@ def test_fallback_note_gives_the_point_in_the_models_space() -> None:
 
 def test_executed_actions_leave_out_refused_and_failed_ones() -> None:
     click, typed = to_json(Click(Point(1, 2))), to_json(TypeText("x"))
-    allow, deny = {"decision": "allow"}, {"decision": "deny"}
-    step = {"actions_screen": [click, typed, to_json(Terminate("success", "a"))], "verdicts": [deny, allow],
-            "executed": 1, "error": None}
+    allow, deny = VerdictRecord(decision="allow"), VerdictRecord(decision="deny")
+    step = StepLine(index=1, actions_screen=[click, typed, to_json(Terminate("success", "a"))],
+                    verdicts=[deny, allow], executed=1)
     assert executed_actions(step) == [TypeText("x"), Terminate("success", "a")]
-    failed = {"actions_screen": [click, typed], "verdicts": [allow, allow], "executed": 1, "error": {"type": "X"}}
+    failed = StepLine(index=2, actions_screen=[click, typed], verdicts=[allow, allow], executed=1,
+                      error=StepErrorRecord(family="model", type="X", message="failed"))
     assert executed_actions(failed) == [Click(Point(1, 2))]
     assert relative_url("http://127.0.0.1:4000/results.html?q=1", "http://127.0.0.1:4000/index.html") == \
         "/results.html?q=1"
@@ -210,13 +212,13 @@ def test_a_run_without_a_scenario_gets_its_start_url_and_outcome_checks(flights_
     run_dir, _ = flights_script
     plain = tmp_path / "plain_run"
     shutil.copytree(run_dir, plain)
-    run = read_run(plain)
-    del run["scenario"]
-    (plain / "run.json").write_text(json.dumps(run), encoding="utf-8")
+    recorded = json.loads((plain / "run.json").read_text(encoding="utf-8"))
+    del recorded["scenario"]
+    (plain / "run.json").write_text(json.dumps(recorded), encoding="utf-8")
     result = script_from_run(plain)
     assert result.path == plain / "script.yaml" and result.source is None and result.steps == 18
     spec = load_scenario(result.path)
-    assert getattr(spec.environment, "url", "") == read_steps(plain)[0]["url"]
+    assert getattr(spec.environment, "url", "") == read_steps(plain)[0].url
     assert [c.name for c in spec.checks] == ["same answer", "same final page"]
     assert getattr(spec.checks[1], "pattern", "") == r"/confirmation\.html$"
 
@@ -239,12 +241,14 @@ def test_replay_on_the_shifted_layout_books_the_flight(flights_script: tuple[Pat
     assert checks["success"] and {c["name"] for c in checks["checks"] if c["passed"]} >= {
         "booking confirmed", "seat", "passenger", "reference reported", "layout shifted"}
     recorded, replayed = read_steps(run_dir), read_steps(replay_dir)
-    assert len(replayed) == 18 and set(replayed[0]) == set(recorded[0])  # the same steps.jsonl format
-    assert all((replay_dir / s["screenshot"]).is_file() for s in replayed)
-    recorded_x, recorded_y = recorded[0]["actions_screen"][0]["at"]
-    assert replayed[0]["actions_screen"][0]["at"] == [recorded_x + 120, recorded_y + 96]
+    assert len(replayed) == 18
+    assert replayed[0].model_fields_set == recorded[0].model_fields_set  # the same steps.jsonl keys
+    assert all((replay_dir / str(s.screenshot)).is_file() for s in replayed)
+    recorded_x, recorded_y = recorded[0].actions_screen[0]["at"]
+    assert replayed[0].actions_screen[0]["at"] == [recorded_x + 120, recorded_y + 96]
     run = read_run(replay_dir)
-    assert run["model"]["backend"] == "replay" and run["prompt_format"]["name"] == "replay"
+    assert isinstance(run.model, dict) and run.model["backend"] == "replay"
+    assert run.prompt_format is not None and run.prompt_format["name"] == "replay"
 
 
 @needs_chromium
@@ -263,7 +267,7 @@ def test_a_lost_anchor_stops_the_replay_with_a_report(flights_script: tuple[Path
     assert report["outcome"]["reason"] == "anchor_lost" and report["played"] == 5
     assert (episode.run_dir / "replay_lost_step_006.png").is_file()
     last = read_steps(episode.run_dir)[-1]
-    assert last["error"]["type"] == "AnchorNotFound" and last["actions_screen"] == []
+    assert last.error is not None and last.error.type == "AnchorNotFound" and last.actions_screen == []
 
 
 @needs_chromium
@@ -286,7 +290,8 @@ def test_a_fallback_model_does_the_lost_step_and_the_replay_carries_on(flights_s
     fallback = report["fallbacks"][0]
     assert fallback["step"] == 6 and fallback["actions_screen"][0]["at"] == list(SEARCH_BUTTON)
     assert f"({model_xy.x}, {model_xy.y})" in fallback["note"]
-    assert read_run(episode.run_dir)["model"]["fallback"]["backend"] == "scripted"
+    model = read_run(episode.run_dir).model
+    assert isinstance(model, dict) and model["fallback"]["backend"] == "scripted"
 
 
 @needs_chromium

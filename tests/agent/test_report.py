@@ -15,6 +15,7 @@ from screenpilot.agent.actions import Click
 from screenpilot.agent.reports.annotate import CLICK_COLOUR, actions_from_json
 from screenpilot.agent.reports.media import run_frames, write_gif, write_video
 from screenpilot.agent.reports.run_report import load_run, write_run_report
+from screenpilot.agent.run.records import dump_record
 from screenpilot.agent.run.trajectory import read_run, read_steps
 from tests.agent.view_fixtures import (
     BROWSER_REPLIES,
@@ -36,7 +37,8 @@ CHROMIUM = "/usr/bin/chromium"
 def browser_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One real browser run shared by the tests (copy it before changing it)."""
     run_dir = shared_browser_run(tmp_path_factory.getbasetemp())
-    assert read_run(run_dir)["outcome"]["reason"] == "terminated"
+    outcome = read_run(run_dir).outcome
+    assert outcome is not None and outcome.reason == "terminated"
     return run_dir
 
 
@@ -52,10 +54,10 @@ def _step_sections(page: ParsedPage) -> list[dict[str, str]]:
 
 def test_the_recorded_run_really_acted_on_the_page(browser_run_dir: Path) -> None:
     steps = read_steps(browser_run_dir)
-    first, second = (Image.open(browser_run_dir / s["screenshot"]).convert("RGB") for s in steps[:2])
+    first, second = (Image.open(browser_run_dir / str(s.screenshot)).convert("RGB") for s in steps[:2])
     assert first.getpixel((100, 100)) == (0xDD, 0xDD, 0xDD)
     assert second.getpixel((100, 100)) == (0x2A, 0x9D, 0x8F), "the Go click turned the panel green"
-    assert [type(a) for a in actions_from_json(steps[0]["actions_screen"])] == [Click]
+    assert [type(a) for a in actions_from_json(steps[0].actions_screen)] == [Click]
 
 
 def test_report_has_every_step_with_its_annotated_screenshot(browser_run_dir: Path, tmp_path: Path) -> None:
@@ -64,14 +66,14 @@ def test_report_has_every_step_with_its_annotated_screenshot(browser_run_dir: Pa
     assert out == run_dir / "report.html"
     page = parse_page(out)
     steps = read_steps(run_dir)
-    assert [s["id"] for s in _step_sections(page)] == [f"step-{s['index']}" for s in steps]
+    assert [s["id"] for s in _step_sections(page)] == [f"step-{s.index}" for s in steps]
     images = page.find("img")
-    assert [i["data-step"] for i in images] == [str(s["index"]) for s in steps]
+    assert [i["data-step"] for i in images] == [str(s.index) for s in steps]
     for image, step in zip(images, steps, strict=True):
         decoded = data_uri_image(image["src"])
-        assert decoded.size == tuple(step["screen_size"])
-        assert image["alt"].startswith(f"Step {step['index']} screenshot")
-        for action in actions_from_json(step["actions_screen"]):
+        assert decoded.size == step.screen_size
+        assert image["alt"].startswith(f"Step {step.index} screenshot")
+        for action in actions_from_json(step.actions_screen):
             if isinstance(action, Click) and action.at is not None:
                 assert decoded.getpixel((action.at.x, action.at.y)) == CLICK_COLOUR
                 assert f"click ({action.at.x}, {action.at.y})" in image["alt"]
@@ -81,12 +83,12 @@ def test_report_has_every_step_with_its_annotated_screenshot(browser_run_dir: Pa
 def test_click_annotation_lands_on_the_click_point(browser_run_dir: Path, tmp_path: Path) -> None:
     run_dir = _copy(browser_run_dir, tmp_path)
     step = read_steps(run_dir)[0]
-    (click,) = actions_from_json(step["actions_screen"])
+    (click,) = actions_from_json(step.actions_screen)
     assert isinstance(click, Click) and click.at is not None
     assert (click.at.x, click.at.y) == (660, 300)
     page = parse_page(write_run_report(run_dir))
     annotated = data_uri_image(page.find("img", **{"data-step": "1"})[0]["src"])
-    raw = Image.open(run_dir / step["screenshot"]).convert("RGB")
+    raw = Image.open(run_dir / str(step.screenshot)).convert("RGB")
     assert raw.getpixel((660, 300)) != CLICK_COLOUR
     assert annotated.getpixel((660, 300)) == CLICK_COLOUR
 
@@ -103,8 +105,8 @@ def test_model_text_is_escaped_everywhere(browser_run_dir: Path, tmp_path: Path)
                            "summary", "pre", "section", "figure", "figcaption", "img", "table", "tr", "th", "td",
                            "i"}
     error_step = read_steps(run_dir)[3]
-    assert error_step["error"]["family"] == "model"
-    assert error_step["error"]["hint"] in page.text
+    assert error_step.error is not None and error_step.error.family == "model"
+    assert (error_step.error.hint or "(no hint)") in page.text
     assert "default-src 'none'" in page.find("meta", **{"http-equiv": "Content-Security-Policy"})[0]["content"]
 
 
@@ -137,10 +139,8 @@ def test_report_renders_in_chromium(browser_run_dir: Path, tmp_path: Path) -> No
 
 def test_torn_and_unfinished_run_still_renders(browser_run_dir: Path, tmp_path: Path) -> None:
     run_dir = _copy(browser_run_dir, tmp_path)
-    run = read_run(run_dir)
-    run["outcome"] = None
-    run["ended_at"] = None
-    (run_dir / "run.json").write_text(json.dumps(run))
+    run = read_run(run_dir).model_copy(update={"outcome": None, "ended_at": None})
+    (run_dir / "run.json").write_text(json.dumps(dump_record(run)))
     lines = (run_dir / "steps.jsonl").read_text(encoding="utf-8").splitlines()
     (run_dir / "steps.jsonl").write_text("\n".join(lines[:4]) + "\n" + lines[4][: len(lines[4]) // 2],
                                          encoding="utf-8")

@@ -59,13 +59,13 @@ def test_demo_through_the_cli_succeeds_and_records_every_step(tmp_path: Path) ->
     assert code == 0
     run_dir = only_run(tmp_path)
     run = read_run(run_dir)
-    assert run["outcome"]["status"] == "success" and run["outcome"]["steps"] == 7
-    assert run["resize"] == {"min_pixels": 3136, "max_pixels": 12845056}
-    assert run["executor"]["viewport"] == [1280, 720] or run["executor"].get("viewport") is not None
+    assert run.outcome is not None and run.outcome.status == "success" and run.outcome.steps == 7
+    assert run.resize is not None and (run.resize.min_pixels, run.resize.max_pixels) == (3136, 12845056)
+    assert run.executor is not None and run.executor.get("viewport") is not None
     steps = read_steps(run_dir)
-    assert [s["index"] for s in steps] == list(range(1, 8))
-    assert all(s["image_tokens"] == 1196 and s["model_size"] == [1288, 728] for s in steps)
-    assert steps[-1]["title"] == "Signed up"  # the page's own state after the submit click
+    assert [s.index for s in steps] == list(range(1, 8))
+    assert all(s.image_tokens == 1196 and s.model_size == (1288, 728) for s in steps)
+    assert steps[-1].title == "Signed up"  # the page's own state after the submit click
 
 
 def test_demo_replies_fill_in_the_real_form() -> None:
@@ -97,7 +97,7 @@ def test_exit_codes(tmp_path: Path, args: list[str], code: int, message: str,
     out = tmp_path / "runs"
     assert main(["run", "task", "--url", str(DEMO / "signup.html"), "--out", str(out), "--quiet", *args]) == code
     captured = capsys.readouterr()
-    assert message in captured.err + (json.dumps(read_run(only_run(out))) if out.exists() else "")
+    assert message in captured.err + (read_run(only_run(out)).model_dump_json() if out.exists() else "")
 
 
 def test_help_is_complete() -> None:
@@ -194,8 +194,8 @@ def test_redirect_to_a_blocked_host_never_loads(safety_site: SiteState, tmp_path
     assert "127.0.0.1/redirect" in safety_site.hits
     assert not any(hit.startswith("localhost") for hit in safety_site.hits), safety_site.hits
     steps = read_steps(run_dir)
-    assert any("blocked" in e and "private-network" in e for e in steps[1]["events"]), steps[1]["events"]
-    assert steps[1]["url"].startswith(f"http://127.0.0.1:{safety_site.port}/")
+    assert any("blocked" in e and "private-network" in e for e in steps[1].events or []), steps[1].events
+    assert (steps[1].url or "").startswith(f"http://127.0.0.1:{safety_site.port}/")
 
 
 def test_new_tab_to_a_blocked_domain_never_loads(safety_site: SiteState, tmp_path: Path) -> None:
@@ -203,15 +203,15 @@ def test_new_tab_to_a_blocked_domain_never_loads(safety_site: SiteState, tmp_pat
     result, run_dir = run_cli_on_site(safety_site, tmp_path, replies, "--block-domain", "localhost")
     assert result.returncode == 0, result.stderr
     assert not any(hit.startswith("localhost") for hit in safety_site.hits), safety_site.hits
-    events = " ".join(read_steps(run_dir)[1]["events"] or [])
+    events = " ".join(read_steps(run_dir)[1].events or [])
     assert "block-domain:localhost" in events
-    assert "localhost" in read_run(run_dir)["policy"]["block_domains"]
+    assert "localhost" in (read_run(run_dir).policy or {})["block_domains"]
 
 
 def test_same_origin_navigation_is_allowed(safety_site: SiteState, tmp_path: Path) -> None:
     replies = [click_reply(250, 320), call(action="terminate", status="success")]
     _, run_dir = run_cli_on_site(safety_site, tmp_path, replies)
-    assert read_steps(run_dir)[1]["title"] == "Target reached"
+    assert read_steps(run_dir)[1].title == "Target reached"
 
 
 def test_blocked_start_url_is_refused_before_anything_opens(safety_site: SiteState, tmp_path: Path) -> None:
@@ -263,9 +263,9 @@ def test_dry_run_carries_out_nothing(tmp_path: Path) -> None:
                          f"scripted:{DEMO / 'signup_replies.json'}", "--out", str(out), "--dry-run")
     assert result.returncode == 0, result.stderr
     steps = read_steps(only_run(out))
-    verdicts = [v["decision"] for s in steps for v in s["verdicts"]]
+    verdicts = [v.decision for s in steps for v in s.verdicts]
     assert verdicts and set(verdicts) == {"skip"}
-    assert steps[-1]["title"] == "Newsletter sign-up"  # the form was never submitted
+    assert steps[-1].title == "Newsletter sign-up"  # the form was never submitted
 
 
 def test_confirm_answers_come_from_standard_input(tmp_path: Path) -> None:
@@ -277,9 +277,9 @@ def test_confirm_answers_come_from_standard_input(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("The agent wants to:") == 6
     steps = read_steps(only_run(out))
-    decisions = [s["verdicts"][0]["decision"] for s in steps[:6]]
+    decisions = [s.verdicts[0].decision for s in steps[:6]]
     assert decisions == ["allow", "allow", "allow", "deny", "allow", "allow"]
-    assert "not this address" in steps[3]["feedback"]
+    assert "not this address" in (steps[3].feedback or "")
 
 
 def test_confirm_without_a_terminal_applies_the_default(tmp_path: Path) -> None:
@@ -288,9 +288,9 @@ def test_confirm_without_a_terminal_applies_the_default(tmp_path: Path) -> None:
                          f"scripted:{DEMO / 'signup_replies.json'}", "--out", str(out), "--confirm", "type")
     assert result.returncode == 0
     steps = read_steps(only_run(out))
-    typed = [s for s in steps if s["actions_screen"] and s["actions_screen"][0]["kind"] == "TypeText"]
-    assert [s["verdicts"][0]["rule"] for s in typed] == ["confirm:no-terminal"] * 2
-    assert all(s["verdicts"][0]["decision"] == "deny" for s in typed)
+    typed = [s for s in steps if s.actions_screen and s.actions_screen[0]["kind"] == "TypeText"]
+    assert [s.verdicts[0].rule for s in typed] == ["confirm:no-terminal"] * 2
+    assert all(s.verdicts[0].decision == "deny" for s in typed)
 
 
 # ---------------------------------------------------------------- stopping and faults
@@ -324,8 +324,8 @@ def test_first_ctrl_c_stops_after_the_current_action(tmp_path: Path) -> None:
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     run = read_run(run_dir)
-    assert run["outcome"]["status"] == "stopped" and run["outcome"]["reason"] == "interrupted"
-    assert run["outcome"]["steps"] == len(read_steps(run_dir)) >= 2
+    assert run.outcome is not None and (run.outcome.status, run.outcome.reason) == ("stopped", "interrupted")
+    assert run.outcome.steps == len(read_steps(run_dir)) >= 2
 
 
 def test_second_ctrl_c_stops_at_once_and_files_stay_whole(tmp_path: Path) -> None:
@@ -336,7 +336,7 @@ def test_second_ctrl_c_stops_at_once_and_files_stay_whole(tmp_path: Path) -> Non
     proc.communicate(timeout=60)
     assert proc.returncode == 130
     run = read_run(run_dir)  # valid JSON, outcome recorded
-    assert run["outcome"]["status"] == "stopped"
+    assert run.outcome is not None and run.outcome.status == "stopped"
     assert len(read_steps(run_dir)) >= 2
 
 
@@ -361,7 +361,8 @@ def test_browser_killed_mid_run_ends_cleanly_with_every_step(tmp_path: Path) -> 
                        limits=LoopLimits(max_steps=10)).run("click")
     assert (result.status, result.reason) == ("error", "infrastructure")
     assert result.message and ("closed" in result.message or "crash" in result.message)
-    assert read_run(run_dir)["outcome"]["reason"] == "infrastructure"
+    outcome = read_run(run_dir).outcome
+    assert outcome is not None and outcome.reason == "infrastructure"
     assert len(read_steps(run_dir)) >= 2
 
 

@@ -36,7 +36,7 @@ def test_cli_types_a_command_into_xterm_that_creates_a_file(tmp_path: Path) -> N
     assert target.read_text(encoding="utf-8") == "héllo <desktop> & co"
     (run_dir,) = list(out.iterdir())
     run = read_run(run_dir)
-    assert run["executor"]["kind"] == "desktop" or "desktop" in json.dumps(run["executor"])
+    assert run.executor is not None and "desktop" in json.dumps(run.executor)
     steps = read_steps(run_dir)
-    assert steps[0]["screen_size"] == [1280, 720]
-    assert steps[1]["actions_screen"] == [{"kind": "TypeText", "text": command}]
+    assert steps[0].screen_size == (1280, 720)
+    assert steps[1].actions_screen == [{"kind": "TypeText", "text": command}]

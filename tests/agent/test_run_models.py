@@ -52,16 +52,17 @@ def test_local_tiny_model_runs_the_loop_and_fails_gracefully(tiny_model_dir: Pat
     assert result.returncode == 1, result.stderr
     run_dir = the_run(tmp_path)
     run = read_run(run_dir)
-    assert run["outcome"]["status"] == "failure" and run["outcome"]["reason"] in ("model_errors", "max_steps")
-    assert run["model"]["backend"] == "local"
+    assert run.outcome is not None and run.outcome.status == "failure"
+    assert run.outcome.reason in ("model_errors", "max_steps")
+    assert isinstance(run.model, dict) and run.model["backend"] == "local"
     steps = read_steps(run_dir)
-    assert len(steps) == run["outcome"]["steps"] >= 1
+    assert len(steps) == run.outcome.steps >= 1
     for step in steps:
-        assert step["image_tokens"] == 1196  # smart_resize(720, 1280) -> 728x1288 -> 26*46 tokens
-        assert step["usage"]["image_tokens"] == 1196
-        assert step["usage"]["completion_tokens"] >= 1
-        assert isinstance(step["reply"], str)
-        assert step["error"] is None or step["error"]["family"] == "model"
+        assert step.image_tokens == 1196  # smart_resize(720, 1280) -> 728x1288 -> 26*46 tokens
+        assert step.usage is not None and step.usage.image_tokens == 1196
+        assert (step.usage.completion_tokens or 0) >= 1
+        assert isinstance(step.reply, str)
+        assert step.error is None or step.error.family == "model"
 
 
 def test_openai_compatible_backend_against_transformers_serve(
@@ -72,13 +73,13 @@ def test_openai_compatible_backend_against_transformers_serve(
                          "--max-pixels", str(256 * 28 * 28), "--out", str(tmp_path))
     assert result.returncode == 1, result.stderr
     run = read_run(the_run(tmp_path))
-    assert run["model"]["backend"] == "openai-compatible" or "openai" in json.dumps(run["model"])
-    assert run["resize"]["max_pixels"] == 256 * 28 * 28
+    assert run.model is not None and "openai" in json.dumps(run.model)
+    assert run.resize is not None and run.resize.max_pixels == 256 * 28 * 28
     steps = read_steps(the_run(tmp_path))
-    assert steps and all(s["reply"] is not None for s in steps)
+    assert steps and all(s.reply is not None for s in steps)
     # 800x600 under max 200704 px -> 504x364 (smart_resize floors both sides) -> 18*13 tokens
-    assert {tuple(s["model_size"]) for s in steps} == {(504, 364)}
-    assert {s["image_tokens"] for s in steps} == {234}
+    assert {s.model_size for s in steps} == {(504, 364)}
+    assert {s.image_tokens for s in steps} == {234}
 
 
 def test_server_killed_mid_run_gives_a_clear_error_and_a_complete_trajectory(tmp_path: Path) -> None:
@@ -106,10 +107,10 @@ def test_server_killed_mid_run_gives_a_clear_error_and_a_complete_trajectory(tmp
         run.kill()
     assert run.returncode == 3, err
     run_dir = the_run(out)
-    outcome = read_run(run_dir)["outcome"]
-    assert (outcome["status"], outcome["reason"]) == ("error", "infrastructure")
-    assert f"127.0.0.1:{port}" in outcome["message"] and "served-model" in outcome["message"]
+    outcome = read_run(run_dir).outcome
+    assert outcome is not None and (outcome.status, outcome.reason) == ("error", "infrastructure")
+    assert f"127.0.0.1:{port}" in (outcome.message or "") and "served-model" in (outcome.message or "")
     steps = read_steps(run_dir)
     assert len(steps) >= 3
-    assert all(s["actions_screen"] == [{"kind": "Wait", "seconds": 0.2}] for s in steps[:3])
-    assert steps[-1]["error"]["family"] == "infrastructure"
+    assert all(s.actions_screen == [{"kind": "Wait", "seconds": 0.2}] for s in steps[:3])
+    assert steps[-1].error is not None and steps[-1].error.family == "infrastructure"

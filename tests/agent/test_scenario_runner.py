@@ -34,7 +34,8 @@ def test_flight_booking_passes_with_its_scripted_replies(tmp_path: Path) -> None
     assert saved["success"] is True
     assert [c["name"] for c in saved["checks"]] == [c.name for c in spec.checks]
     run = read_run(episode.run_dir)
-    assert run["scenario"]["id"] == "flights_booking" and run["outcome"]["status"] == "success"
+    assert run.scenario is not None and run.scenario.id == "flights_booking"
+    assert run.outcome is not None and run.outcome.status == "success"
     assert len(read_steps(episode.run_dir)) == episode.steps
     assert episode.timings["capture"] > 0 and set(episode.timings) == {"capture", "model", "execute", "settle"}
 

@@ -111,8 +111,8 @@ def _summary_entry(episodes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 def _episode(eval_dir: Path, run_dir: Path, task: str, seed: int | None, result: RunResult) -> dict[str, Any]:
     steps = read_steps(run_dir)
-    phases = {p: sum(float(s["timings"].get(p, 0.0)) for s in steps) for p in ("capture", "model", "execute", "settle")}
-    wall = sum(float(s["timings"].get("total", 0.0)) for s in steps)
+    phases = {p: sum(getattr(s.timings, p) or 0.0 for s in steps) for p in ("capture", "model", "execute", "settle")}
+    wall = sum(s.timings.total or 0.0 for s in steps)
     success = result.status == "success"
     return {
         "task": task, "seed": seed, "success": success, "reward": 1.0 if success else -1.0,
@@ -136,10 +136,10 @@ def make_eval_dir(eval_dir: Path, outcomes: Mapping[tuple[str, int | None], bool
     per_task: dict[str, list[dict[str, Any]]] = {}
     for episode in episodes:
         per_task.setdefault(episode["task"], []).append(episode)
-    first_run = read_run(eval_dir / episodes[0]["run_dir"]) if episodes else {}
+    first_run = read_run(eval_dir / episodes[0]["run_dir"]) if episodes else None
     results = {
         "suite": suite, "model": model,
-        "started_at": first_run.get("started_at"), "ended_at": first_run.get("ended_at"),
+        "started_at": first_run and first_run.started_at, "ended_at": first_run and first_run.ended_at,
         "episodes": episodes,
         "summary": {**_summary_entry(episodes), "per_task": {t: _summary_entry(e) for t, e in per_task.items()}},
     }
