@@ -93,7 +93,7 @@ def test_an_explicit_bound_is_recorded_even_when_it_equals_a_default(tmp_path: P
                  "--out", str(tmp_path), "--quiet", *extra])
     assert code == 1  # one step is not enough to finish the sign-up
     (run_dir,) = tmp_path.iterdir()
-    assert read_run(run_dir)["resize"]["max_pixels"] == expected
+    assert read_run(run_dir).resize.max_pixels == expected
 
 
 def test_options_with_an_optional_value() -> None:
