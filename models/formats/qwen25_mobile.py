@@ -248,17 +248,9 @@ _HANDLERS: dict[str, Callable[[_Arguments], Action]] = {
 
 
 TOOL = ToolDialect(
-    call=DIALECT,
-    device="phone",
-    description=TOOL_DESCRIPTION_TEMPLATE,
-    actions=CORE_ACTIONS,
-    extras=EXTRA_ACTIONS,
-    parameters=PARAMETERS,
-    action_descriptions=ACTION_DESCRIPTIONS,
-    parameter_descriptions=PARAMETER_DESCRIPTIONS,
-    arguments=_Arguments,
-    handlers=_HANDLERS,
-    write=call_arguments,
+    call=DIALECT, device="phone", description=TOOL_DESCRIPTION_TEMPLATE, actions=CORE_ACTIONS, extras=EXTRA_ACTIONS,
+    parameters=PARAMETERS, action_descriptions=ACTION_DESCRIPTIONS, parameter_descriptions=PARAMETER_DESCRIPTIONS,
+    arguments=_Arguments, handlers=_HANDLERS, write=call_arguments,
 )
 """Qwen2.5-VL's ``mobile_use`` tool."""
 

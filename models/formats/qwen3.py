@@ -31,6 +31,7 @@ Only :class:`~screenpilot.agent.errors.ModelError` subclasses leave :meth:`Qwen3
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from screenpilot.agent.actions import Action, Scroll, Terminate
@@ -38,14 +39,11 @@ from screenpilot.models.formats import qwen25
 from screenpilot.models.formats.base import ComputerArguments
 from screenpilot.models.formats.qwen25 import (
     ACTION_DESCRIPTIONS,
-    EXTRA_ACTIONS,
     MAX_SCROLL_PIXELS,
     PARAMETER_DESCRIPTIONS,
-    PARAMETERS,
     Qwen25Format,
 )
 from screenpilot.models.formats.toolcall import CallDialect
-from screenpilot.models.formats.toolformat import ToolDialect
 
 if TYPE_CHECKING:
     from screenpilot.models.base import PromptFormat
@@ -154,18 +152,10 @@ def call_arguments(action: Action) -> dict[str, object]:
             return qwen25.call_arguments(action)
 
 
-TOOL = ToolDialect(
-    call=DIALECT,
-    device="computer",
-    description=TOOL_DESCRIPTION,
-    actions=CORE_ACTIONS,
-    extras=EXTRA_ACTIONS,
-    parameters=PARAMETERS,
-    action_descriptions=_QWEN3_ACTION_DESCRIPTIONS,
-    parameter_descriptions=_QWEN3_PARAMETER_DESCRIPTIONS,
-    arguments=_GridArguments,
-    handlers=_HANDLERS,
-    write=call_arguments,
+TOOL = replace(
+    qwen25.TOOL, call=DIALECT, description=TOOL_DESCRIPTION, actions=CORE_ACTIONS,
+    action_descriptions=_QWEN3_ACTION_DESCRIPTIONS, parameter_descriptions=_QWEN3_PARAMETER_DESCRIPTIONS,
+    arguments=_GridArguments, handlers=_HANDLERS, write=call_arguments,
 )
 """Qwen3-VL's ``computer_use`` tool (the description names no size: the grid is fixed)."""
 

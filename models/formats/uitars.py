@@ -79,7 +79,7 @@ from screenpilot.agent.errors import InvalidArgumentError, ReplyParseError, Unkn
 from screenpilot.agent.keys import normalize_key, split_chord
 from screenpilot.models.base import Message, ModelRequest, Turn
 from screenpilot.models.formats.base import DialectFormat, image_part, map_to_screen, text_part
-from screenpilot.models.formats.toolcall import clip, number_value
+from screenpilot.models.formats.toolcall import clip, closing_end, number_value
 from screenpilot.models.formats.toolformat import FEEDBACK_TEMPLATE
 
 if TYPE_CHECKING:
@@ -175,35 +175,23 @@ def split_reply(text: str) -> tuple[str, str]:
     return thought.strip(), action_text
 
 
+_QUOTED = re.compile(r"'(?:\\.|[^'\\])*'|\"(?:\\.|[^\"\\])*\"", re.DOTALL)
+"""A single- or double-quoted string with backslash escapes, as :func:`closing_end` reads them."""
+_ESCAPE_OR_BREAK = re.compile(r"\\.|\n", re.DOTALL)
+"""An escape (kept as it is) or a raw line break (written as ``\\n``) inside a quoted string."""
+
+
 def _call_end(text: str, open_at: int) -> tuple[int, str] | None:
     """``(index after the matching ')', call text from open_at on with raw line breaks inside
     quotes written as \\n)``; None when the parentheses never balance."""
-    depth = 0
-    quote = ""
-    out: list[str] = []
-    pos = open_at
-    while pos < len(text):
-        char = text[pos]
-        if quote:
-            if char == "\\" and pos + 1 < len(text):
-                out.append(text[pos : pos + 2])
-                pos += 2
-                continue
-            if char == quote:
-                quote = ""
-            out.append("\\n" if char == "\n" else char)
-        else:
-            out.append(char)
-            if char in "'\"":
-                quote = char
-            elif char == "(":
-                depth += 1
-            elif char == ")":
-                depth -= 1
-                if depth == 0:
-                    return pos + 1, "".join(out)
-        pos += 1
-    return None
+    end = closing_end(text, open_at, "()")
+    if end is None:
+        return None
+
+    def escape_breaks(quoted: re.Match[str]) -> str:
+        return _ESCAPE_OR_BREAK.sub(lambda m: "\\n" if m.group() == "\n" else m.group(), quoted.group())
+
+    return end, _QUOTED.sub(escape_breaks, text[open_at:end])
 
 
 def split_calls(action_text: str) -> Iterator[str]:
