@@ -4,7 +4,7 @@ The sibling of :mod:`screenpilot.models.formats.qwen25` (``computer_use``) for p
 "phone"``): the same function-calling layout, resize rules, history layouts and tolerance
 (:mod:`screenpilot.models.formats.toolcall`), with the phone's verbs. The tool description advertises the phone
 screenshot's *resized* size ``(W', H')``; coordinates the model writes are pixels of that image
-and :func:`to_screen` maps them to the executor's screen pixels (for the emulated phone: device
+and :meth:`Qwen25MobileFormat.to_screen` maps them to the executor's screen pixels (for the emulated phone: device
 pixels of its screenshot; for adb: the device's screen).
 
 Verbs and what they become (model space):
@@ -27,37 +27,31 @@ Verbs and what they become (model space):
 
 Several calls in one reply are all returned in order, up to and including a ``terminate`` or
 ``ask_user``; coordinates must lie in ``[0, W'] x [0, H']`` (never clamped silently). Only
-:class:`~screenpilot.agent.errors.ModelError` subclasses leave :func:`parse`.
+:class:`~screenpilot.agent.errors.ModelError` subclasses leave :meth:`Qwen25MobileFormat.parse`.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable, Collection, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from screenpilot.agent.actions import (
     Action,
     AndroidKey,
-    AskUser,
     Click,
     LongPress,
     OpenApp,
-    Point,
     Swipe,
     SystemButton,
     SystemButtonName,
-    Terminate,
-    TypeText,
-    Wait,
     map_points,
 )
 from screenpilot.agent.android_keys import EXAMPLES as KEY_EXAMPLES
 from screenpilot.agent.android_keys import normalize_android_key
-from screenpilot.agent.errors import ConfigError, UnknownActionError
-from screenpilot.models.formats.qwen25 import DEFAULT_WAIT_S, MAX_WAIT_S, Qwen25Format
-from screenpilot.models.formats.toolcall import CallArguments, CallDialect, clip, parse_calls, read_arguments, read_verb
+from screenpilot.agent.errors import ConfigError
+from screenpilot.models.formats.base import SHARED_HANDLERS, shared_arguments, xy
+from screenpilot.models.formats.toolcall import CallArguments, CallDialect, clip
+from screenpilot.models.formats.toolformat import ToolCallFormat, ToolDialect
 from screenpilot.models.resize import MAX_PIXELS, MIN_PIXELS, model_to_screen
 
 if TYPE_CHECKING:
@@ -92,21 +86,7 @@ DIALECT = CallDialect(FUNCTION_NAME, '{"action": "click", "coordinate": [x, y]}'
 """The function name and example call the model's hints use."""
 
 # ---------------------------------------------------------------------------------------------
-# Prompt templates (filled per call; nothing here depends on the time or the run).
-
-SYSTEM_TEMPLATE = """You are a helpful assistant.
-
-# Tools
-
-You can use the function described below to operate the phone; its signature is inside <tools></tools> XML tags:
-<tools>
-{tools}
-</tools>
-
-To call it, write one JSON object with the function name and its arguments inside <tool_call></tool_call> XML tags:
-<tool_call>
-{{"name": <function-name>, "arguments": <args-json-object>}}
-</tool_call>"""
+# The tool as the prompt describes it (filled per call; nothing here depends on the time or the run).
 
 TOOL_DESCRIPTION_TEMPLATE = """Operate a mobile phone through its touchscreen, looking at screenshots.
 * After every action you receive a new screenshot of the phone; there is no separate screenshot action.
@@ -145,75 +125,28 @@ PARAMETER_DESCRIPTIONS: dict[str, str] = {
 }
 
 
-def _action_description(actions: Sequence[str]) -> str:
-    lines = ["The action to perform. The available actions are:"]
-    lines += [f"* `{verb}`: {ACTION_DESCRIPTIONS[verb]}" for verb in actions]
-    return "\n".join(lines)
-
-
-def _parameter(name: str, kind: str, **extra: object) -> dict[str, Any]:
-    return {"description": PARAMETER_DESCRIPTIONS[name], "type": kind, **extra}
-
-
-def tool_schema(
-    model_size: tuple[int, int], extra_actions: Collection[str] = (), terminate_answer: bool = False
-) -> dict[str, Any]:
-    """The ``mobile_use`` tool as a JSON-ready dict (OpenAI/Qwen ``{"type": "function", ...}``).
-
-    ``model_size`` (width, height) is the *resized* screenshot size written into the
-    description. ``extra_actions`` may add ``ask_user`` (param ``question``);
-    ``terminate_answer`` adds the optional ``answer`` parameter.
-    """
-    actions = [*CORE_ACTIONS, *(verb for verb in EXTRA_ACTIONS if verb in extra_actions)]
-    properties: dict[str, Any] = {
-        "action": {"description": _action_description(actions), "enum": actions, "type": "string"},
-        "coordinate": _parameter("coordinate", "array"),
-        "coordinate2": _parameter("coordinate2", "array"),
-        "text": _parameter("text", "string"),
-        "time": _parameter("time", "number"),
-        "button": _parameter("button", "string", enum=list(BUTTON_LABELS)),
-        "status": _parameter("status", "string", enum=["success", "failure"]),
-    }
-    if "ask_user" in extra_actions:
-        properties["question"] = _parameter("question", "string")
-    if terminate_answer:
-        properties["answer"] = _parameter("answer", "string")
-    return {
-        "type": "function",
-        "function": {
-            "name": FUNCTION_NAME,
-            "description": TOOL_DESCRIPTION_TEMPLATE.format(width=model_size[0], height=model_size[1]),
-            "parameters": {"properties": properties, "required": ["action"], "type": "object"},
-        },
-    }
-
-
-def system_prompt(
-    model_size: tuple[int, int], extra_actions: Collection[str] = (), terminate_answer: bool = False
-) -> str:
-    """The system message text: the assistant line, then the ``# Tools`` section."""
-    tools = json.dumps(tool_schema(model_size, extra_actions, terminate_answer), ensure_ascii=False)
-    return SYSTEM_TEMPLATE.format(tools=tools)
+PARAMETERS: tuple[tuple[str, Mapping[str, object]], ...] = (
+    ("coordinate", {"type": "array"}),
+    ("coordinate2", {"type": "array"}),
+    ("text", {"type": "string"}),
+    ("time", {"type": "number"}),
+    ("button", {"type": "string", "enum": list(BUTTON_LABELS)}),
+    ("status", {"type": "string", "enum": ["success", "failure"]}),
+)
+"""The parameters every schema lists, with their JSON-schema types, in order."""
 
 
 # ---------------------------------------------------------------------------------------------
 # Canonical calls (the inverse of parse).
 
-_TAG_IN_JSON = re.compile(r"<(?=/?(?:tool_call|think)>)")
-
-
-def _xy(point: Point) -> list[int]:
-    return [point.x, point.y]
-
-
 def _click_arguments(action: Click) -> dict[str, object]:
     if action.at is None or action.button != "left" or action.count != 1:
         raise ValueError(f"mobile_use taps once at a point; it cannot express {action}")
-    return {"action": "click", "coordinate": _xy(action.at)}
+    return {"action": "click", "coordinate": xy(action.at)}
 
 
 def _swipe_arguments(action: Swipe) -> dict[str, object]:
-    args: dict[str, object] = {"action": "swipe", "coordinate": _xy(action.start), "coordinate2": _xy(action.end)}
+    args: dict[str, object] = {"action": "swipe", "coordinate": xy(action.start), "coordinate2": xy(action.end)}
     if action.seconds != DEFAULT_SWIPE_S:
         args["time"] = action.seconds
     return args
@@ -225,55 +158,24 @@ def call_arguments(action: Action) -> dict[str, object]:
     Raises ValueError for actions ``mobile_use`` cannot express (pointer moves, drags,
     scrolls, keyboard chords, navigation, clicks other than one left tap at a point).
     """
+    shared = shared_arguments(action)
+    if shared is not None:
+        return shared
     match action:
         case Click():
             return _click_arguments(action)
         case LongPress(at=at, seconds=seconds):
-            return {"action": "long_press", "coordinate": _xy(at), "time": seconds}
+            return {"action": "long_press", "coordinate": xy(at), "time": seconds}
         case Swipe():
             return _swipe_arguments(action)
-        case TypeText(text=text):
-            return {"action": "type", "text": text}
         case AndroidKey(code=code):
             return {"action": "key", "text": code}
         case SystemButton(name=name):
             return {"action": "system_button", "button": name.capitalize()}
         case OpenApp(name=name):
             return {"action": "open", "text": name}
-        case Wait(seconds=seconds):
-            return {"action": "wait", "time": seconds}
-        case Terminate(status=status, answer=answer):
-            args: dict[str, object] = {"action": "terminate", "status": status}
-            if answer is not None:
-                args["answer"] = answer
-            return args
-        case AskUser(question=question):
-            return {"action": "ask_user", "question": question}
         case _:
             raise ValueError(f"mobile_use cannot express {type(action).__name__}: {action}")
-
-
-def call_json(action: Action) -> str:
-    """The call as one line of JSON, ``{"name": "mobile_use", "arguments": {...}}``.
-
-    ``<`` is written as ``\\u003c`` where it would start a ``tool_call`` or ``think`` tag, so
-    the text survives being parsed again whatever the action's strings contain.
-    """
-    text = json.dumps({"name": FUNCTION_NAME, "arguments": call_arguments(action)}, ensure_ascii=False)
-    return _TAG_IN_JSON.sub(r"\\u003c", text)
-
-
-def format_call(action: Action) -> str:
-    """The canonical ``<tool_call>`` text for a model-space action: :func:`parse` returns it back.
-
-    Raises ValueError for actions ``mobile_use`` cannot express (see :func:`call_arguments`).
-    """
-    return f"<tool_call>\n{call_json(action)}\n</tool_call>"
-
-
-def format_calls(actions: Sequence[Action]) -> str:
-    """Several canonical calls, one ``<tool_call>`` block each, separated by newlines."""
-    return "\n".join(format_call(action) for action in actions)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -329,60 +231,28 @@ def _swipe(args: _Arguments) -> Swipe:
     return Swipe(start, end, args.seconds(DEFAULT_SWIPE_S, MAX_SWIPE_S))
 
 
-def _wait(args: _Arguments) -> Wait:
-    seconds = args.number("time", DEFAULT_WAIT_S)
-    if not 0 <= seconds <= MAX_WAIT_S:
-        raise args.fail(
-            f'"time" must be between 0 and {MAX_WAIT_S:g} seconds, got {seconds:g}',
-            f'Wait at most {MAX_WAIT_S:g} seconds per action, e.g. "time": 2.',
-        )
-    return Wait(seconds)
-
-
 def _tap(args: _Arguments) -> Click:
     return Click(args.required_point())
 
 
 _HANDLERS: dict[str, Callable[[_Arguments], Action]] = {
+    **SHARED_HANDLERS,
     "key": lambda a: AndroidKey(a.key_code()),
     "click": _tap,
     "tap": _tap,
     "long_press": _long_press,
     "swipe": _swipe,
-    "type": lambda a: TypeText(a.string("text")),
     "system_button": lambda a: SystemButton(a.button()),
     "open": lambda a: OpenApp(a.app_name()),
-    "wait": _wait,
-    "terminate": lambda a: Terminate(a.status(), a.optional_text("answer")),
-    "answer": lambda a: Terminate("success", a.string("text", "answer")),
-    "ask_user": lambda a: AskUser(a.string("question", "text")),
 }
 
 
-def _unknown_action(problem: str, extras: Collection[str]) -> UnknownActionError:
-    valid = [*CORE_ACTIONS, *(verb for verb in EXTRA_ACTIONS if verb in extras)]
-    return UnknownActionError(problem, hint='"action" must be one of: ' + ", ".join(valid) + ".")
-
-
-def _to_action(call: dict[str, Any], model_size: tuple[int, int], extras: Collection[str]) -> Action:
-    values = read_arguments(call, DIALECT)
-    verb = read_verb(values, lambda problem: _unknown_action(problem, extras))
-    handler = _HANDLERS.get(verb)
-    if handler is None or (verb in EXTRA_ACTIONS and verb not in extras):
-        raise _unknown_action(f"unknown action {clip(values['action'])}", extras)
-    return handler(_Arguments(verb, values, model_size))
-
-
-def parse(text: str, model_size: tuple[int, int], *, extras: Collection[str] = EXTRA_ACTIONS) -> list[Action]:
-    """The actions of a ``mobile_use`` reply, in model space, in order.
-
-    ``model_size`` is (width, height) of the image the model saw; coordinates must lie in
-    ``[0, W'] x [0, H']``. ``extras``: the enabled extra actions (default: ``ask_user``).
-    Returns at least one action; stops after ``terminate``/``answer``/``ask_user``. Raises
-    :class:`~screenpilot.agent.errors.ReplyParseError`, :class:`~screenpilot.agent.errors.UnknownActionError` or
-    :class:`~screenpilot.agent.errors.InvalidArgumentError`; never anything else.
-    """
-    return parse_calls(text, DIALECT, lambda call: _to_action(call, model_size, extras))
+TOOL = ToolDialect(
+    call=DIALECT, device="phone", description=TOOL_DESCRIPTION_TEMPLATE, actions=CORE_ACTIONS, extras=EXTRA_ACTIONS,
+    parameters=PARAMETERS, action_descriptions=ACTION_DESCRIPTIONS, parameter_descriptions=PARAMETER_DESCRIPTIONS,
+    arguments=_Arguments, handlers=_HANDLERS, write=call_arguments,
+)
+"""Qwen2.5-VL's ``mobile_use`` tool."""
 
 
 def to_screen(model_action: Action, model_size: tuple[int, int], screen_size: tuple[int, int]) -> Action:
@@ -397,7 +267,7 @@ def to_screen(model_action: Action, model_size: tuple[int, int], screen_size: tu
 # The format object.
 
 
-class Qwen25MobileFormat(Qwen25Format):
+class Qwen25MobileFormat(ToolCallFormat):
     """Qwen2.5-VL's phone dialect (implements :class:`screenpilot.models.base.PromptFormat`).
 
     Requests, history layouts and the image budget behave exactly as in
@@ -406,6 +276,9 @@ class Qwen25MobileFormat(Qwen25Format):
     history are ``mobile_use``'s. ``ask_user`` enables the hand-off action;
     ``terminate_answer`` advertises ``terminate``'s optional ``answer``.
     """
+
+    name = NAME
+    dialect = TOOL
 
     def __init__(
         self,
@@ -417,21 +290,10 @@ class Qwen25MobileFormat(Qwen25Format):
         terminate_answer: bool = False,
         max_image_tokens: int | None = None,
     ) -> None:
-        super().__init__(min_pixels=min_pixels, max_pixels=max_pixels, keep_images=keep_images,
-                         browser_actions=False, ask_user=ask_user, terminate_answer=terminate_answer,
-                         max_image_tokens=max_image_tokens)
-        self.name = NAME
-
-    def __repr__(self) -> str:
-        return f"Qwen25MobileFormat({self.describe()})"
-
-    def system_prompt(self, model_size: tuple[int, int]) -> str:
-        """The system message text for a phone screenshot of ``model_size`` (width, height)."""
-        return system_prompt(model_size, self.extra_actions, self.terminate_answer)
-
-    def parse(self, text: str, model_size: tuple[int, int]) -> list[Action]:
-        """Actions in model space; see :func:`parse` (only this format's extras are accepted)."""
-        return parse(text, model_size, extras=self.extra_actions)
+        super().__init__(
+            min_pixels=min_pixels, max_pixels=max_pixels, keep_images=keep_images, max_image_tokens=max_image_tokens,
+            extra_actions=("ask_user",) if ask_user else (), terminate_answer=terminate_answer,
+        )
 
     def to_screen(
         self, model_action: Action, model_size: tuple[int, int], screen_size: tuple[int, int]
@@ -439,15 +301,12 @@ class Qwen25MobileFormat(Qwen25Format):
         """See :func:`to_screen`."""
         return to_screen(model_action, model_size, screen_size)
 
-    @staticmethod
-    def format_call(action: Action) -> str:
-        """See :func:`format_call`."""
-        return format_call(action)
 
-    @staticmethod
-    def history_call(action: Action) -> str:
-        """How an earlier step's action is written in the text history (see :func:`call_json`)."""
-        return call_json(action)
+format_call = Qwen25MobileFormat.format_call
+"""The canonical ``<tool_call>`` text of a model-space action (scripted phone replies)."""
+
+format_calls = Qwen25MobileFormat.format_calls
+"""Several canonical calls, one ``<tool_call>`` block each."""
 
 
 def phone_prompt_format(

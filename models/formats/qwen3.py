@@ -1,8 +1,8 @@
 """The Qwen3-VL prompt format: Qwen2.5-VL's ``computer_use`` tool on a normalised 0-1000 grid.
 
 What differs from :mod:`screenpilot.models.formats.qwen25` (everything else — the ``<tool_call>`` layout, the
-tolerant call finder of :mod:`screenpilot.models.formats.toolcall`, the history layouts, feedback — is shared by
-subclassing :class:`~screenpilot.models.formats.qwen25.Qwen25Format`):
+tolerant call finder of :mod:`screenpilot.models.formats.toolcall`, the history layouts, feedback — is shared
+through :class:`~screenpilot.models.formats.toolformat.ToolCallFormat`):
 
 * **Coordinates** are thousandths of the screenshot, whatever its size: ``[0, 0]`` is the
   top-left corner, ``[1000, 1000]`` the bottom-right one. The tool description says so and gives
@@ -22,33 +22,28 @@ subclassing :class:`~screenpilot.models.formats.qwen25.Qwen25Format`):
   :class:`~screenpilot.agent.actions.Terminate` success with that answer), all advertised. ``pixels``
   of ``scroll`` / ``hscroll`` are in grid units too (a thousandth of the screen's height / width),
   scaled by ``H / 1000`` / ``W / 1000``.
-* **Canonical calls** (:func:`format_call`): a success with an answer is written as ``answer``, a
+* **Canonical calls** (:meth:`Qwen3VLFormat.format_call`): a success with an answer is written as ``answer``, a
   horizontal scroll as ``hscroll``; a scroll that moves both ways cannot be written.
 
-Only :class:`~screenpilot.agent.errors.ModelError` subclasses leave :func:`parse`; nothing is evaluated.
+Only :class:`~screenpilot.agent.errors.ModelError` subclasses leave :meth:`Qwen3VLFormat.parse`; nothing is evaluated.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable, Collection
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from screenpilot.agent.actions import Action, Scroll, Terminate
-from screenpilot.agent.errors import UnknownActionError
 from screenpilot.models.formats import qwen25
+from screenpilot.models.formats.base import ComputerArguments
 from screenpilot.models.formats.qwen25 import (
     ACTION_DESCRIPTIONS,
-    BROWSER_EXTRAS,
-    EXTRA_ACTIONS,
     MAX_SCROLL_PIXELS,
     PARAMETER_DESCRIPTIONS,
-    SYSTEM_TEMPLATE,
     Qwen25Format,
 )
-from screenpilot.models.formats.toolcall import CallDialect, clip, parse_calls, read_arguments, read_verb
-from screenpilot.models.resize import image_tokens, smart_resize
+from screenpilot.models.formats.toolcall import CallDialect
 
 if TYPE_CHECKING:
     from screenpilot.models.base import PromptFormat
@@ -113,54 +108,11 @@ _QWEN3_PARAMETER_DESCRIPTIONS: dict[str, str] = {
 }
 
 
-def _action_description(actions: Collection[str]) -> str:
-    lines = ["The action to perform. The available actions are:"]
-    lines += [f"* `{verb}`: {_QWEN3_ACTION_DESCRIPTIONS[verb]}" for verb in actions]
-    return "\n".join(lines)
-
-
-def tool_schema(extra_actions: Collection[str] = (), terminate_answer: bool = False) -> dict[str, Any]:
-    """The Qwen3-VL ``computer_use`` tool as a JSON-ready dict (``{"type": "function", ...}``).
-
-    No screen size goes in: the grid is always 1000x1000. ``extra_actions`` adds ``navigate``
-    (``url``), ``back`` and ``ask_user`` (``question``); ``terminate_answer`` adds ``answer``
-    as an optional parameter of ``terminate`` (the ``answer`` action is always there).
-    """
-    actions = [*CORE_ACTIONS, *(verb for verb in EXTRA_ACTIONS if verb in extra_actions)]
-    described = _QWEN3_PARAMETER_DESCRIPTIONS
-    properties: dict[str, Any] = {
-        "action": {"description": _action_description(actions), "enum": actions, "type": "string"},
-        "keys": {"description": described["keys"], "type": "array", "items": {"type": "string"}},
-        "text": {"description": described["text"], "type": "string"},
-        "coordinate": {"description": described["coordinate"], "type": "array"},
-        "pixels": {"description": described["pixels"], "type": "number"},
-        "time": {"description": described["time"], "type": "number"},
-        "status": {"description": described["status"], "type": "string", "enum": ["success", "failure"]},
-    }
-    optional = {"url": "navigate" in extra_actions, "question": "ask_user" in extra_actions,
-                "answer": terminate_answer}
-    properties.update({key: {"description": described[key], "type": "string"} for key, on in optional.items() if on})
-    return {
-        "type": "function",
-        "function": {
-            "name": FUNCTION_NAME,
-            "description": TOOL_DESCRIPTION,
-            "parameters": {"properties": properties, "required": ["action"], "type": "object"},
-        },
-    }
-
-
-def system_prompt(extra_actions: Collection[str] = (), terminate_answer: bool = False) -> str:
-    """The system message text: the assistant line, then the ``# Tools`` section."""
-    tools = json.dumps(tool_schema(extra_actions, terminate_answer), ensure_ascii=False)
-    return SYSTEM_TEMPLATE.format(tools=tools)
-
-
 # ---------------------------------------------------------------------------------------------
 # Parsing.
 
 
-class _GridArguments(qwen25._Arguments):
+class _GridArguments(ComputerArguments):
     """Arguments whose points are on the 0-1000 grid (the hint says so)."""
 
     def _point_hint(self, key: str) -> str:
@@ -170,59 +122,16 @@ class _GridArguments(qwen25._Arguments):
         )
 
 
-def _hscroll(args: qwen25._Arguments) -> Action:
-    pixels = args.number("pixels")
-    amount = round(pixels)
-    if not amount or abs(amount) > MAX_SCROLL_PIXELS:
-        raise args.fail(
-            f'"pixels" must be a non-zero number of at most {MAX_SCROLL_PIXELS} in size, got {pixels:g}',
-            '"pixels" scrolls that far: positive scrolls right, negative scrolls left, e.g. "pixels": 300.',
-        )
-    return Scroll(dy=0, dx=amount, at=args.point())
+def _hscroll(args: ComputerArguments) -> Action:
+    hint = '"pixels" scrolls that far: positive scrolls right, negative scrolls left, e.g. "pixels": 300.'
+    return Scroll(dy=0, dx=args.scroll_pixels(MAX_SCROLL_PIXELS, hint), at=args.point())
 
 
-_HANDLERS: dict[str, Callable[[qwen25._Arguments], Action]] = {**qwen25._HANDLERS, "hscroll": _hscroll}
-
-
-def _unknown_action(problem: str, extras: Collection[str]) -> UnknownActionError:
-    valid = [*CORE_ACTIONS, *(verb for verb in EXTRA_ACTIONS if verb in extras)]
-    return UnknownActionError(problem, hint='"action" must be one of: ' + ", ".join(valid) + ".")
-
-
-def _to_action(call: dict[str, Any], extras: Collection[str]) -> Action:
-    values = read_arguments(call, DIALECT)
-    verb = read_verb(values, lambda problem: _unknown_action(problem, extras))
-    handler = _HANDLERS.get(verb)
-    if handler is None or (verb in EXTRA_ACTIONS and verb not in extras):
-        raise _unknown_action(f"unknown action {clip(values['action'])}", extras)
-    return handler(_GridArguments(verb, values, GRID_SIZE))
-
-
-def parse(text: str, *, extras: Collection[str] = BROWSER_EXTRAS) -> list[Action]:
-    """The actions of a Qwen3-VL reply, on the 0-1000 grid, in order.
-
-    Same tolerance and cut rules as :func:`screenpilot.models.formats.qwen25.parse` (stops after ``terminate``,
-    ``answer`` or ``ask_user``); coordinates must lie in ``[0, 1000] x [0, 1000]``. ``extras``
-    are the enabled extra actions. Raises ReplyParseError, UnknownActionError or
-    InvalidArgumentError, never anything else.
-    """
-    return parse_calls(text, DIALECT, lambda call: _to_action(call, extras))
-
-
-def to_screen(model_action: Action, screen_size: tuple[int, int]) -> Action:
-    """``model_action`` (grid coordinates) mapped to screen pixels of ``screen_size`` (width, height).
-
-    ``x = round(x' * W / 1000)``, ``y = round(y' * H / 1000)`` (halves up, clamped into the
-    screen); scroll amounts scale by ``H / 1000`` (``dy``) and ``W / 1000`` (``dx``).
-    """
-    return qwen25.to_screen(model_action, GRID_SIZE, screen_size)
+_HANDLERS: dict[str, Callable[[ComputerArguments], Action]] = {**qwen25.HANDLERS, "hscroll": _hscroll}
 
 
 # ---------------------------------------------------------------------------------------------
 # Canonical calls (the inverse of parse).
-
-_TAG_IN_JSON = re.compile(r"<(?=/?(?:tool_call|think)>)")
-
 
 def call_arguments(action: Action) -> dict[str, object]:
     """The ``arguments`` of the canonical Qwen3-VL call for a grid-space action.
@@ -243,15 +152,12 @@ def call_arguments(action: Action) -> dict[str, object]:
             return qwen25.call_arguments(action)
 
 
-def call_json(action: Action) -> str:
-    """The call object as one line of JSON (``<`` escaped where it would open a tag)."""
-    text = json.dumps({"name": FUNCTION_NAME, "arguments": call_arguments(action)}, ensure_ascii=False)
-    return _TAG_IN_JSON.sub(r"\\u003c", text)
-
-
-def format_call(action: Action) -> str:
-    """The canonical ``<tool_call>`` text for a grid-space action: :func:`parse` returns it back."""
-    return f"<tool_call>\n{call_json(action)}\n</tool_call>"
+TOOL = replace(
+    qwen25.TOOL, call=DIALECT, description=TOOL_DESCRIPTION, actions=CORE_ACTIONS,
+    action_descriptions=_QWEN3_ACTION_DESCRIPTIONS, parameter_descriptions=_QWEN3_PARAMETER_DESCRIPTIONS,
+    arguments=_GridArguments, handlers=_HANDLERS, write=call_arguments,
+)
+"""Qwen3-VL's ``computer_use`` tool (the description names no size: the grid is fixed)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,78 +168,25 @@ class Qwen3VLFormat(Qwen25Format):
     """Qwen3-VL's dialect (implements :class:`screenpilot.models.base.PromptFormat`).
 
     Options as :class:`~screenpilot.models.formats.qwen25.Qwen25Format` (bounds default to Qwen3-VL's released pair).
-    Requests have the same layout; the system prompt, the image size, the token count, the
-    parser and the mapping are Qwen3-VL's (see the module doc). Bad values raise ConfigError.
+    Requests have the same layout; the system prompt, the image size (factor 32), the token count,
+    the parser and the mapping are Qwen3-VL's (see the module doc): points of :meth:`parse` lie on
+    the 0-1000 grid whatever ``model_size``, and :meth:`to_screen` maps
+    ``x = round(x' * W / 1000)``, ``y = round(y' * H / 1000)`` (halves up, clamped into the screen),
+    scroll amounts by ``H / 1000`` (``dy``) and ``W / 1000`` (``dx``). Bad values raise ConfigError.
     """
 
+    name = NAME
+    dialect = TOOL
     resize_factor = FACTOR
-
-    def __init__(
-        self,
-        *,
-        min_pixels: int = MIN_PIXELS,
-        max_pixels: int = MAX_PIXELS,
-        keep_images: int = 1,
-        browser_actions: bool = False,
-        ask_user: bool = True,
-        terminate_answer: bool = False,
-        max_image_tokens: int | None = None,
-    ) -> None:
-        super().__init__(
-            min_pixels=min_pixels, max_pixels=max_pixels, keep_images=keep_images,
-            browser_actions=browser_actions, ask_user=ask_user, terminate_answer=terminate_answer,
-            max_image_tokens=max_image_tokens,
-        )
-        self.name = NAME
-
-    def __repr__(self) -> str:
-        return f"Qwen3VLFormat({self.describe()})"
+    default_bounds = (MIN_PIXELS, MAX_PIXELS)
 
     def describe(self) -> dict[str, object]:
         """Settings for ``run.json`` (the coordinate grid and resize factor included)."""
         return {**super().describe(), "coordinates": f"0-{GRID} normalised", "resize_factor": FACTOR}
 
-    def model_size(self, screen_size: tuple[int, int]) -> tuple[int, int]:
-        """(width, height) the model sees for ``screen_size``: smart_resize with factor 32."""
-        width, height = screen_size
-        h_bar, w_bar = smart_resize(height, width, FACTOR, self.min_pixels, self.max_pixels)
-        return w_bar, h_bar
-
-    def is_model_size(self, size: tuple[int, int]) -> bool:
-        """Whether ``size`` (width, height) has sides that are multiples of 32 and an area in bounds."""
-        width, height = size
-        return (
-            width > 0 and height > 0 and width % FACTOR == 0 and height % FACTOR == 0
-            and self.min_pixels <= width * height <= self.max_pixels
-        )
-
-    def image_tokens(self, model_size: tuple[int, int]) -> int:
-        """Vision tokens one image of ``model_size`` (width, height) costs: (W'/16)(H'/16)/4."""
-        return image_tokens(*model_size, patch=PATCH_SIZE, merge=MERGE_SIZE)
-
-    def system_prompt(self, model_size: tuple[int, int]) -> str:
-        """The system message text (the same for every image size: the grid is fixed)."""
-        return system_prompt(self.extra_actions, self.terminate_answer)
-
-    def parse(self, text: str, model_size: tuple[int, int]) -> list[Action]:
-        """Grid-space actions; see :func:`parse`. ``model_size`` is not needed (fixed grid)."""
-        return parse(text, extras=self.extra_actions)
-
-    def to_screen(
-        self, model_action: Action, model_size: tuple[int, int], screen_size: tuple[int, int]
-    ) -> Action:
-        """See :func:`to_screen`; ``model_size`` does not enter the mapping."""
-        return to_screen(model_action, screen_size)
-
-    @staticmethod
-    def format_call(action: Action) -> str:
-        """See :func:`format_call`."""
-        return format_call(action)
-
-    @staticmethod
-    def history_call(action: Action) -> str:
-        """How an earlier step's action is written in the text history (see :func:`call_json`)."""
-        return call_json(action)
+    def action_space(self, model_size: tuple[int, int]) -> tuple[int, int]:
+        """The 0-1000 grid, whatever the image size."""
+        return GRID_SIZE
 
 
 if TYPE_CHECKING:

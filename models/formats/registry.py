@@ -25,7 +25,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from screenpilot.agent.errors import ConfigError
 
@@ -156,23 +156,28 @@ def default_bounds(name: str) -> tuple[int, int]:
     return resize.MIN_PIXELS, resize.MAX_PIXELS
 
 
+class FormatOptions(TypedDict, total=False):
+    """The options every format's class takes besides the bounds (meanings as for
+    :class:`screenpilot.models.formats.qwen25.Qwen25Format`; absent ones keep the class default)."""
+
+    keep_images: int
+    browser_actions: bool
+    ask_user: bool
+    terminate_answer: bool
+    max_image_tokens: int | None
+
+
 def make_format(
-    name: str,
-    *,
-    min_pixels: int | None = None,
-    max_pixels: int | None = None,
-    keep_images: int = 1,
-    browser_actions: bool = False,
-    ask_user: bool = True,
-    terminate_answer: bool = False,
-    max_image_tokens: int | None = None,
+    name: str, *, min_pixels: int | None = None, max_pixels: int | None = None, **options: Unpack[FormatOptions]
 ) -> PromptFormat:
     """The prompt format ``name`` (any accepted spelling) with these options.
 
     ``min_pixels`` / ``max_pixels`` None: the family's own bounds (:func:`default_bounds`:
     Qwen2.5-VL 3,136 .. 12,845,056; Qwen3-VL 65,536 .. 16,777,216; UI-TARS 78,400 ..
-    12,845,056). The other options mean what they mean for :class:`screenpilot.models.formats.qwen25.Qwen25Format`
-    (UI-TARS ignores ``browser_actions`` and ``terminate_answer``). ConfigError for bad values.
+    12,845,056). The other options (:class:`FormatOptions`) mean what they mean for
+    :class:`screenpilot.models.formats.qwen25.Qwen25Format` (UI-TARS ignores ``browser_actions`` and
+    ``terminate_answer``); absent ones take the defaults (one image, no browser actions, ``ask_user``
+    on, no advertised answer, no token cap). ConfigError for bad values.
     """
     from screenpilot.models.formats.qwen3 import Qwen3VLFormat
     from screenpilot.models.formats.qwen25 import Qwen25Format
@@ -183,12 +188,6 @@ def make_format(
     classes: dict[str, type[Qwen25Format] | type[UITarsFormat]] = {
         QWEN25: Qwen25Format, QWEN3: Qwen3VLFormat, UITARS: UITarsFormat,
     }
-    return classes[canonical](
-        min_pixels=low if min_pixels is None else min_pixels,
-        max_pixels=high if max_pixels is None else max_pixels,
-        keep_images=keep_images,
-        browser_actions=browser_actions,
-        ask_user=ask_user,
-        terminate_answer=terminate_answer,
-        max_image_tokens=max_image_tokens,
-    )
+    low = low if min_pixels is None else min_pixels
+    high = high if max_pixels is None else max_pixels
+    return classes[canonical](min_pixels=low, max_pixels=high, **options)

@@ -61,7 +61,6 @@ class CallDialect:
 
 _THINK_OPEN = "<think>"
 _THINK_CLOSE = "</think>"
-_JSON_TOKEN = re.compile(r"[{}\"'\\]")
 
 
 def strip_thinking(text: str) -> str:
@@ -86,15 +85,20 @@ def strip_thinking(text: str) -> str:
     return body.rsplit(_THINK_CLOSE, 1)[1] if _THINK_CLOSE in body else body
 
 
-def _object_end(text: str, start: int) -> int | None:
-    """Index just past the ``}`` closing the ``{`` at ``start`` (None: never closed).
+_BRACKET_TOKENS = {pair: re.compile("[" + re.escape(pair) + "\"'\\\\]") for pair in ("{}", "()")}
 
-    Braces inside single- or double-quoted strings (with backslash escapes) do not count.
+
+def closing_end(text: str, start: int, pair: str = "{}") -> int | None:
+    """Index just past the ``pair[1]`` closing the ``pair[0]`` at ``start`` (None: never closed).
+
+    ``pair`` is ``"{}"`` or ``"()"``. Brackets inside single- or double-quoted strings (with
+    backslash escapes) do not count. Linear in the length of ``text``.
     """
+    opener, closer = pair[0], pair[1]
     depth = 0
     quote = ""
     escaped_at = -1
-    for match in _JSON_TOKEN.finditer(text, start):
+    for match in _BRACKET_TOKENS[pair].finditer(text, start):
         pos = match.start()
         char = text[pos]
         if pos == escaped_at:
@@ -106,9 +110,9 @@ def _object_end(text: str, start: int) -> int | None:
                 quote = ""
         elif char in "\"'":
             quote = char
-        elif char == "{":
+        elif char == opener:
             depth += 1
-        elif char == "}":
+        elif char == closer:
             depth -= 1
             if depth == 0:
                 return pos + 1
@@ -125,7 +129,7 @@ def _json_candidates(text: str) -> tuple[list[str], bool]:
         start = text.find("{", pos)
         if start < 0:
             break
-        end = _object_end(text, start)
+        end = closing_end(text, start)
         if end is None:
             unclosed = True
             pos = start + 1

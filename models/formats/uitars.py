@@ -5,7 +5,7 @@ one-line system message) lists the action space as Python-like calls and asks fo
 form ``Thought: <reasoning>`` then ``Action: <call>``. Coordinates are absolute pixels of the
 image the model saw, which :func:`screenpilot.models.resize.smart_resize` (factor 28) sized within UI-TARS'
 own bounds, :data:`MIN_PIXELS` = 100 * 28 * 28 and :data:`MAX_PIXELS` = 16384 * 28 * 28; the
-mapping back is Qwen2.5-VL's, ``x_screen = x * W / W'`` (:func:`screenpilot.models.formats.qwen25.to_screen`).
+mapping back is Qwen2.5-VL's, ``x_screen = x * W / W'`` (:func:`screenpilot.models.formats.base.map_to_screen`).
 
 *Parsing* (pure; Python's :mod:`ast` reads the call, nothing is ever evaluated):
 
@@ -75,12 +75,12 @@ from screenpilot.agent.actions import (
     Wait,
     describe,
 )
-from screenpilot.agent.errors import ConfigError, InvalidArgumentError, ReplyParseError, UnknownActionError
+from screenpilot.agent.errors import InvalidArgumentError, ReplyParseError, UnknownActionError
 from screenpilot.agent.keys import normalize_key, split_chord
 from screenpilot.models.base import Message, ModelRequest, Turn
-from screenpilot.models.formats import qwen25
-from screenpilot.models.formats.toolcall import number_value
-from screenpilot.models.resize import image_tokens, is_model_size, model_size_for
+from screenpilot.models.formats.base import DialectFormat, image_part, map_to_screen, text_part
+from screenpilot.models.formats.toolcall import clip, closing_end, number_value
+from screenpilot.models.formats.toolformat import FEEDBACK_TEMPLATE
 
 if TYPE_CHECKING:
     from screenpilot.models.base import PromptFormat
@@ -144,7 +144,6 @@ ACTION_LINES: tuple[tuple[str, str], ...] = (
 )
 """The advertised action space, one call signature (and note) per line."""
 
-FEEDBACK_TEMPLATE = qwen25.FEEDBACK_TEMPLATE
 FORMAT_HINT = (
     "Reply as 'Thought: <your reasoning>' then 'Action: <one call>', e.g. Action: click(point='<point>x y</point>')"
 )
@@ -159,18 +158,13 @@ _CALL_START = re.compile(r"[A-Za-z_][A-Za-z0-9_]*[ \t]*\(")
 _SEPARATORS = " \t\r\n;"
 
 
-def _clip(value: object, limit: int = 80) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def split_reply(text: str) -> tuple[str, str]:
     """``(thought, action_text)`` of a reply; ReplyParseError when it has no ``Action:`` line."""
     if not isinstance(text, str) or not text.strip():
         raise ReplyParseError("the reply is empty", FORMAT_HINT)
     match = _ACTION_LINE.search(text)
     if match is None:
-        raise ReplyParseError(f"no 'Action:' line in the reply: {_clip(text)}", FORMAT_HINT)
+        raise ReplyParseError(f"no 'Action:' line in the reply: {clip(text)}", FORMAT_HINT)
     head, action_text = text[: match.start()], text[match.end():]
     thought = head
     thought_match = _THOUGHT.search(head)
@@ -181,35 +175,23 @@ def split_reply(text: str) -> tuple[str, str]:
     return thought.strip(), action_text
 
 
+_QUOTED = re.compile(r"'(?:\\.|[^'\\])*'|\"(?:\\.|[^\"\\])*\"", re.DOTALL)
+"""A single- or double-quoted string with backslash escapes, as :func:`closing_end` reads them."""
+_ESCAPE_OR_BREAK = re.compile(r"\\.|\n", re.DOTALL)
+"""An escape (kept as it is) or a raw line break (written as ``\\n``) inside a quoted string."""
+
+
 def _call_end(text: str, open_at: int) -> tuple[int, str] | None:
     """``(index after the matching ')', call text from open_at on with raw line breaks inside
     quotes written as \\n)``; None when the parentheses never balance."""
-    depth = 0
-    quote = ""
-    out: list[str] = []
-    pos = open_at
-    while pos < len(text):
-        char = text[pos]
-        if quote:
-            if char == "\\" and pos + 1 < len(text):
-                out.append(text[pos : pos + 2])
-                pos += 2
-                continue
-            if char == quote:
-                quote = ""
-            out.append("\\n" if char == "\n" else char)
-        else:
-            out.append(char)
-            if char in "'\"":
-                quote = char
-            elif char == "(":
-                depth += 1
-            elif char == ")":
-                depth -= 1
-                if depth == 0:
-                    return pos + 1, "".join(out)
-        pos += 1
-    return None
+    end = closing_end(text, open_at, "()")
+    if end is None:
+        return None
+
+    def escape_breaks(quoted: re.Match[str]) -> str:
+        return _ESCAPE_OR_BREAK.sub(lambda m: "\\n" if m.group() == "\n" else m.group(), quoted.group())
+
+    return end, _QUOTED.sub(escape_breaks, text[open_at:end])
 
 
 def split_calls(action_text: str) -> Iterator[str]:
@@ -228,11 +210,11 @@ def split_calls(action_text: str) -> Iterator[str]:
         match = _CALL_START.match(action_text, pos)
         if match is None:
             what = "unexpected text after the call" if count else "no call after 'Action:'"
-            raise ReplyParseError(f"{what}: {_clip(action_text[pos:])}", FORMAT_HINT)
+            raise ReplyParseError(f"{what}: {clip(action_text[pos:])}", FORMAT_HINT)
         ended = _call_end(action_text, match.end() - 1)
         if ended is None:
             raise ReplyParseError(
-                f"unbalanced parentheses or quotes in {_clip(action_text[pos:])}",
+                f"unbalanced parentheses or quotes in {clip(action_text[pos:])}",
                 "Close every parenthesis and quote, e.g. Action: click(point='<point>x y</point>')",
             )
         end, body = ended
@@ -277,17 +259,17 @@ def read_call(source: str) -> tuple[str, dict[str, str | int | float]]:
         tree = ast.parse(source, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         raise ReplyParseError(
-            f"the action is not a well-formed call: {_clip(source)}",
+            f"the action is not a well-formed call: {clip(source)}",
             "Write one call with quoted arguments, escaping quotes inside them, e.g. type(content='it\\'s')",
         ) from None
     call = tree.body
     if not isinstance(call, ast.Call):
-        raise ReplyParseError(f"the action is not a call: {_clip(source)}", FORMAT_HINT)
+        raise ReplyParseError(f"the action is not a call: {clip(source)}", FORMAT_HINT)
     if not isinstance(call.func, ast.Name):
-        raise UnknownActionError(f"unknown function in {_clip(source)}", _functions_hint())
+        raise UnknownActionError(f"unknown function in {clip(source)}", _functions_hint())
     name = call.func.id
     if name.lower() not in _HANDLERS:
-        raise UnknownActionError(f"unknown function {_clip(name)}", _functions_hint())
+        raise UnknownActionError(f"unknown function {clip(name)}", _functions_hint())
     values: dict[str, str | int | float] = {}
     for keyword in call.keywords:
         if keyword.arg is None or keyword.arg in values:
@@ -341,7 +323,7 @@ class _Call:
         )
         numbers = _box_numbers(raw)
         if numbers is None:
-            raise self.fail(f"{keys[0]} is not a point or box: {_clip(raw)}", hint)
+            raise self.fail(f"{keys[0]} is not a point or box: {clip(raw)}", hint)
         if len(numbers) == 4:
             numbers = [(numbers[0] + numbers[2]) / 2, (numbers[1] + numbers[3]) / 2]
         x, y = round(numbers[0]), round(numbers[1])
@@ -396,7 +378,7 @@ def _keys(call: _Call) -> tuple[Action, ...]:
     canonical = [normalize_key(name) for name in names]
     unknown = [name for name, key in zip(names, canonical, strict=True) if key is None]
     if unknown or not canonical:
-        raise call.fail(f"unknown key {_clip(unknown[0] if unknown else raw)}", _KEY_HINT)
+        raise call.fail(f"unknown key {clip(unknown[0] if unknown else raw)}", _KEY_HINT)
     return (PressKeys(tuple(key for key in canonical if key is not None)),)
 
 
@@ -418,7 +400,7 @@ def _scroll(call: _Call) -> tuple[Action, ...]:
     direction = (call.text("direction") or "").strip().lower()
     if direction not in _DIRECTIONS:
         raise call.fail(
-            f"direction must be up, down, left or right, got {_clip(direction)}",
+            f"direction must be up, down, left or right, got {clip(direction)}",
             "scroll(point='<point>x y</point>', direction='down')",
         )
     sign_x, sign_y = _DIRECTIONS[direction]
@@ -458,29 +440,8 @@ def _call_actions(source: str, model_size: tuple[int, int], thought: str, ask_us
     function = name.lower()
     handler = _HANDLERS.get(function)
     if handler is None or (function == "call_user" and not ask_user):
-        raise UnknownActionError(f"unknown function {_clip(name)}", _functions_hint(ask_user))
+        raise UnknownActionError(f"unknown function {clip(name)}", _functions_hint(ask_user))
     return handler(_Call(function, values, model_size, thought))
-
-
-def parse(text: str, model_size: tuple[int, int], *, ask_user: bool = True) -> list[Action]:
-    """The actions of a UI-TARS-1.5 reply, in model space (pixels of ``model_size``), in order.
-
-    See the module doc for the accepted forms. Returns at least one action and stops after
-    ``finished`` / ``call_user``; raises ReplyParseError, UnknownActionError or
-    InvalidArgumentError, never anything else.
-    """
-    thought, action_text = split_reply(text)
-    actions: list[Action] = []
-    for source in split_calls(action_text):
-        actions += _call_actions(source, model_size, thought, ask_user)
-        if actions and isinstance(actions[-1], Terminate | AskUser):
-            break
-    return actions
-
-
-def to_screen(model_action: Action, model_size: tuple[int, int], screen_size: tuple[int, int]) -> Action:
-    """``model_action`` mapped to screen pixels: Qwen2.5-VL's mapping (:func:`.qwen25.to_screen`)."""
-    return qwen25.to_screen(model_action, model_size, screen_size)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -532,30 +493,11 @@ def action_call(action: Action) -> str:
     raise ValueError(f"UI-TARS-1.5 cannot express {describe(action)}")
 
 
-def format_call(action: Action) -> str:
-    """A canonical reply for ``action``: ``Thought: ...`` then ``Action: <call>``.
-
-    The thought is the question for :class:`~screenpilot.agent.actions.AskUser` (so ``call_user`` carries
-    it back) and a short description otherwise. ValueError as :func:`action_call`.
-    """
-    call = action_call(action)
-    thought = action.question if isinstance(action, AskUser) else f"Next: {describe(action)}."
-    return f"Thought: {' '.join(thought.split())}\nAction: {call}"
-
-
 # ---------------------------------------------------------------------------------------------
 # The format.
 
 
-def _text(text: str) -> dict[str, Any]:
-    return {"type": "text", "text": text}
-
-
-def _image(image: Image.Image) -> dict[str, Any]:
-    return {"type": "image", "image": image}
-
-
-class UITarsFormat:
+class UITarsFormat(DialectFormat):
     """UI-TARS-1.5's dialect (implements :class:`screenpilot.models.base.PromptFormat`).
 
     ``min_pixels`` / ``max_pixels``: smart_resize bounds (UI-TARS' own by default).
@@ -565,6 +507,8 @@ class UITarsFormat:
     ``terminate_answer`` are accepted for a uniform signature and change nothing (UI-TARS' action
     space is fixed; ``finished`` always takes an answer). Bad values raise ConfigError.
     """
+
+    name = NAME
 
     def __init__(
         self,
@@ -578,55 +522,28 @@ class UITarsFormat:
         max_image_tokens: int | None = None,
         language: str = "English",
     ) -> None:
-        if not 0 < min_pixels <= max_pixels:
-            raise ConfigError(f"need 0 < min_pixels <= max_pixels, got {min_pixels} and {max_pixels}")
-        if keep_images < 1:
-            raise ConfigError(f"keep_images must be at least 1, got {keep_images}")
-        if max_image_tokens is not None and max_image_tokens < 1:
-            raise ConfigError(f"max_image_tokens must be positive, got {max_image_tokens}")
-        self.name = NAME
-        self.min_pixels = min_pixels
-        self.max_pixels = max_pixels
-        self.keep_images = keep_images
-        self.max_image_tokens = max_image_tokens
+        super().__init__(
+            min_pixels=min_pixels, max_pixels=max_pixels, keep_images=keep_images, max_image_tokens=max_image_tokens
+        )
         self.ask_user = ask_user
         self.language = language
         del browser_actions, terminate_answer
 
-    def __repr__(self) -> str:
-        return f"UITarsFormat({self.describe()})"
-
     def describe(self) -> dict[str, object]:
         """Settings for ``run.json``."""
-        return {
-            "name": self.name,
-            "min_pixels": self.min_pixels,
-            "max_pixels": self.max_pixels,
-            "keep_images": self.keep_images,
-            "max_image_tokens": self.max_image_tokens,
-            "ask_user": self.ask_user,
-            "language": self.language,
-            "coordinates": "pixels of the resized screenshot",
-        }
-
-    def model_size(self, screen_size: tuple[int, int]) -> tuple[int, int]:
-        """(width, height) the model sees for ``screen_size``: smart_resize (factor 28) in the bounds."""
-        return model_size_for(screen_size, self.min_pixels, self.max_pixels)
-
-    def image_tokens(self, model_size: tuple[int, int]) -> int:
-        """Vision tokens one image of ``model_size`` (width, height) costs: (W'/14)(H'/14)/4."""
-        return image_tokens(*model_size)
-
-    def images_kept(self, model_size: tuple[int, int]) -> int:
-        """How many screenshots a request carries at most (the current one included)."""
-        if self.max_image_tokens is None:
-            return self.keep_images
-        return max(1, min(self.keep_images, self.max_image_tokens // self.image_tokens(model_size)))
+        own = {"ask_user": self.ask_user, "language": self.language, "coordinates": "pixels of the resized screenshot"}
+        return {**super().describe(), **own}
 
     def prompt(self, task: str) -> str:
         """The instruction message: role, output format, action space, notes and the task."""
         actions = "\n".join(line for verb, line in ACTION_LINES if self.ask_user or verb != "call_user")
         return PROMPT_TEMPLATE.format(actions=actions, language=self.language, task=task)
+
+    def _size_error(self, size: tuple[int, int]) -> ValueError:
+        return ValueError(
+            f"model_image is {size[0]}x{size[1]}, not a model-space size for {self.name} (sides multiples "
+            f"of 28, area within {self.min_pixels}..{self.max_pixels}); resize it to model_size(screen_size)"
+        )
 
     def build_request(
         self, task: str, history: Sequence[Turn], model_image: Image.Image, feedback: str | None
@@ -637,47 +554,58 @@ class UITarsFormat:
         ValueError. ``feedback`` (about the last step) goes before the current screenshot and
         is not repeated when it equals the last turn's feedback.
         """
-        size = model_image.size
-        if not is_model_size(size, self.min_pixels, self.max_pixels):
-            raise ValueError(
-                f"model_image is {size[0]}x{size[1]}, not a model-space size for {self.name} (sides multiples "
-                f"of 28, area within {self.min_pixels}..{self.max_pixels}); resize it to model_size(screen_size)"
-            )
-        notes: list[str | None] = [turn.feedback for turn in history]
-        if history and feedback is not None and notes[-1] == feedback:
-            notes[-1] = None
+        size = self._checked_size(model_image)
+        notes = self._notes(history, feedback)
         split = len(history) - min(self.images_kept(size) - 1, len(history))
         messages: list[Message] = [
-            {"role": "system", "content": [_text(SYSTEM_TEXT)]},
-            {"role": "user", "content": [_text(self.prompt(task))]},
+            {"role": "system", "content": [text_part(SYSTEM_TEXT)]},
+            {"role": "user", "content": [text_part(self.prompt(task))]},
         ]
         pending: list[dict[str, Any]] = []
         for index, turn in enumerate(history):
             if index >= split:
-                messages.append({"role": "user", "content": [*pending, _image(turn.model_image)]})
+                messages.append({"role": "user", "content": [*pending, image_part(turn.model_image)]})
             elif pending:
                 messages.append({"role": "user", "content": pending})
-            messages.append({"role": "assistant", "content": [_text(turn.reply_text)]})
-            pending = [_text(FEEDBACK_TEMPLATE.format(feedback=notes[index]))] if notes[index] else []
+            messages.append({"role": "assistant", "content": [text_part(turn.reply_text)]})
+            pending = [text_part(FEEDBACK_TEMPLATE.format(feedback=notes[index]))] if notes[index] else []
         if feedback is not None:
-            pending.append(_text(FEEDBACK_TEMPLATE.format(feedback=feedback)))
-        messages.append({"role": "user", "content": [*pending, _image(model_image)]})
-        return ModelRequest(messages, size, self.min_pixels, self.max_pixels)
+            pending.append(text_part(FEEDBACK_TEMPLATE.format(feedback=feedback)))
+        messages.append({"role": "user", "content": [*pending, image_part(model_image)]})
+        return ModelRequest(messages, size, self.min_pixels, self.max_pixels, self.resize_factor)
 
     def parse(self, text: str, model_size: tuple[int, int]) -> list[Action]:
-        """Actions in model space; see :func:`parse`."""
-        return parse(text, model_size, ask_user=self.ask_user)
+        """The actions of a UI-TARS-1.5 reply, in model space (pixels of ``model_size``), in order.
+
+        See the module doc for the accepted forms. Returns at least one action and stops after
+        ``finished`` / ``call_user`` (``call_user`` only when :attr:`ask_user` is on); raises
+        ReplyParseError, UnknownActionError or InvalidArgumentError, never anything else.
+        """
+        thought, action_text = split_reply(text)
+        actions: list[Action] = []
+        for source in split_calls(action_text):
+            actions += _call_actions(source, model_size, thought, self.ask_user)
+            if actions and isinstance(actions[-1], Terminate | AskUser):
+                break
+        return actions
 
     def to_screen(
         self, model_action: Action, model_size: tuple[int, int], screen_size: tuple[int, int]
     ) -> Action:
-        """See :func:`to_screen`."""
-        return to_screen(model_action, model_size, screen_size)
+        """``model_action`` mapped to screen pixels: Qwen2.5-VL's mapping
+        (:func:`~screenpilot.models.formats.base.map_to_screen`)."""
+        return map_to_screen(model_action, model_size, screen_size)
 
     @staticmethod
     def format_call(action: Action) -> str:
-        """See :func:`format_call`."""
-        return format_call(action)
+        """A canonical reply for ``action``: ``Thought: ...`` then ``Action: <call>``.
+
+        The thought is the question for :class:`~screenpilot.agent.actions.AskUser` (so ``call_user`` carries
+        it back) and a short description otherwise. ValueError as :func:`action_call`.
+        """
+        call = action_call(action)
+        thought = action.question if isinstance(action, AskUser) else f"Next: {describe(action)}."
+        return f"Thought: {' '.join(thought.split())}\nAction: {call}"
 
 
 if TYPE_CHECKING:

@@ -40,14 +40,13 @@ from screenpilot.models.formats.qwen25_mobile import (
     Qwen25MobileFormat,
     format_call,
     format_calls,
-    parse,
     to_screen,
-    tool_schema,
 )
 
 SIZE = (1092, 2212)
 """Model space of a Pixel 7 screenshot (1081x2202 device pixels) at the default bounds."""
 SCREEN = (1081, 2202)
+FORMAT = Qwen25MobileFormat()
 
 
 def call(**arguments: object) -> str:
@@ -114,7 +113,7 @@ VALID: list[tuple[str, str, list[Action]]] = [
 
 @pytest.mark.parametrize(("text", "expected"), [v[1:] for v in VALID], ids=[v[0] for v in VALID])
 def test_valid_replies(text: str, expected: list[Action]) -> None:
-    assert parse(text, SIZE) == expected
+    assert FORMAT.parse(text, SIZE) == expected
 
 
 INVALID: list[tuple[str, str, type[ModelError], str]] = [
@@ -169,14 +168,14 @@ INVALID: list[tuple[str, str, type[ModelError], str]] = [
 @pytest.mark.parametrize(("text", "error", "hint_part"), [v[1:] for v in INVALID], ids=[v[0] for v in INVALID])
 def test_invalid_replies_raise_model_errors_with_hints(text: str, error: type[ModelError], hint_part: str) -> None:
     with pytest.raises(error) as caught:
-        parse(text, SIZE, extras=())
+        Qwen25MobileFormat(ask_user=False).parse(text, SIZE)
     hint = caught.value.hint
     assert hint.strip() and "\n" not in hint and hint_part in hint
     assert "computer_use" not in hint
 
 
 def test_schema_advertises_the_resized_phone_screen_and_every_verb() -> None:
-    schema = tool_schema(SIZE, extra_actions=("ask_user",), terminate_answer=True)
+    schema = FORMAT.dialect.tool_schema(SIZE, extra_actions=("ask_user",), terminate_answer=True)
     function = schema["function"]
     assert function["name"] == FUNCTION_NAME == "mobile_use"
     assert "The screen's resolution is 1092x2212." in function["description"]
@@ -184,7 +183,7 @@ def test_schema_advertises_the_resized_phone_screen_and_every_verb() -> None:
     assert props["action"]["enum"] == [*CORE_ACTIONS, "ask_user"]
     assert props["button"]["enum"] == ["Back", "Home", "Menu", "Enter"]
     assert {"coordinate", "coordinate2", "text", "time", "status", "question", "answer"} <= set(props)
-    plain = tool_schema(SIZE)["function"]["parameters"]["properties"]
+    plain = FORMAT.dialect.tool_schema(SIZE)["function"]["parameters"]["properties"]
     assert "ask_user" not in plain["action"]["enum"] and "question" not in plain and "answer" not in plain
 
 
@@ -272,7 +271,7 @@ def check_action(action: Action) -> None:
 
 def check_reply(text: str) -> None:
     try:
-        actions = parse(text, SIZE)
+        actions = FORMAT.parse(text, SIZE)
     except ModelError as exc:
         assert isinstance(exc.hint, str) and exc.hint.strip()
         return
@@ -346,4 +345,4 @@ ACTIONS: st.SearchStrategy[Action] = st.one_of(
 @given(st.lists(ACTIONS, min_size=1, max_size=4))
 def test_format_calls_then_parse_is_the_identity(actions: list[Action]) -> None:
     cut = next((i + 1 for i, a in enumerate(actions) if isinstance(a, Terminate | AskUser)), len(actions))
-    assert parse(format_calls(actions), SIZE) == actions[:cut]
+    assert FORMAT.parse(format_calls(actions), SIZE) == actions[:cut]

@@ -22,9 +22,11 @@ from screenpilot.agent.actions import (
     Wait,
 )
 from screenpilot.agent.errors import InvalidArgumentError, ModelError, ReplyParseError, UnknownActionError
-from screenpilot.models.formats.qwen25 import BROWSER_EXTRAS, DESKTOP_EXTRAS, Qwen25Format, parse
+from screenpilot.models.formats.qwen25 import BROWSER_EXTRAS, DESKTOP_EXTRAS, Qwen25Format
 
 SIZE = (1288, 728)
+FORMAT = Qwen25Format(browser_actions=True)
+"""Every extra enabled."""
 
 
 def call(**arguments: object) -> str:
@@ -283,13 +285,13 @@ ERRORS: list[tuple[str, str, type[ModelError]]] = [
 
 @pytest.mark.parametrize(("reply", "expected"), [(r, e) for _, r, e in VALID], ids=[n for n, _, _ in VALID])
 def test_valid_replies(reply: str, expected: list[Action]) -> None:
-    assert parse(reply, SIZE) == expected
+    assert FORMAT.parse(reply, SIZE) == expected
 
 
 @pytest.mark.parametrize(("reply", "error"), [(r, e) for _, r, e in ERRORS], ids=[n for n, _, _ in ERRORS])
 def test_malformed_replies(reply: str, error: type[ModelError]) -> None:
     with pytest.raises(error) as caught:
-        parse(reply, SIZE)
+        FORMAT.parse(reply, SIZE)
     assert type(caught.value) is error
     assert caught.value.hint.strip() and "\n" not in caught.value.hint
     assert caught.value.message
@@ -308,26 +310,26 @@ def test_every_core_verb_is_covered() -> None:
 
 def test_hints_name_what_to_do() -> None:
     with pytest.raises(UnknownActionError) as unknown:
-        parse(call(action="fly"), SIZE)
+        FORMAT.parse(call(action="fly"), SIZE)
     assert "left_click" in unknown.value.hint and "terminate" in unknown.value.hint
     with pytest.raises(InvalidArgumentError) as coordinate:
-        parse(call(action="left_click", coordinate=[2000, 1]), SIZE)
+        FORMAT.parse(call(action="left_click", coordinate=[2000, 1]), SIZE)
     assert "1288" in coordinate.value.hint and "728" in coordinate.value.hint
     with pytest.raises(InvalidArgumentError) as key:
-        parse(call(action="key", keys=["hyperdrive"]), SIZE)
+        FORMAT.parse(call(action="key", keys=["hyperdrive"]), SIZE)
     assert "hyperdrive" in key.value.hint and '"ctrl"' in key.value.hint
     with pytest.raises(ReplyParseError) as nothing:
-        parse("hello", SIZE)
+        FORMAT.parse("hello", SIZE)
     assert "<tool_call>" in nothing.value.hint and "computer_use" in nothing.value.hint
     with pytest.raises(UnknownActionError) as name:
-        parse('<tool_call>{"name": "left_click", "arguments": {}}</tool_call>', SIZE)
+        FORMAT.parse('<tool_call>{"name": "left_click", "arguments": {}}</tool_call>', SIZE)
     assert "computer_use" in name.value.hint
 
 
 def test_coordinate_range_follows_model_size() -> None:
-    assert parse(call(action="left_click", coordinate=[1932, 1092]), (1932, 1092)) == [Click(Point(1932, 1092))]
+    assert FORMAT.parse(call(action="left_click", coordinate=[1932, 1092]), (1932, 1092)) == [Click(Point(1932, 1092))]
     with pytest.raises(InvalidArgumentError):
-        parse(call(action="left_click", coordinate=[1289, 1]), (1288, 728))
+        FORMAT.parse(call(action="left_click", coordinate=[1289, 1]), (1288, 728))
 
 
 def test_disabled_extras_are_unknown_actions() -> None:
@@ -345,7 +347,7 @@ def test_disabled_extras_are_unknown_actions() -> None:
     with pytest.raises(UnknownActionError):
         silent.parse(call(action="ask_user", question="?"), SIZE)
     with pytest.raises(UnknownActionError):
-        parse(call(action="back"), SIZE, extras=())
+        Qwen25Format(ask_user=False).parse(call(action="back"), SIZE)
 
 
 def test_answer_and_triple_click_are_always_accepted() -> None:
@@ -356,4 +358,4 @@ def test_answer_and_triple_click_are_always_accepted() -> None:
 
 def test_prose_braces_inside_a_tag_are_skipped() -> None:
     reply = "<tool_call>I mean {the button} " + call(action="back")[len("<tool_call>"):]
-    assert parse(reply, SIZE) == [GoBack()]
+    assert FORMAT.parse(reply, SIZE) == [GoBack()]

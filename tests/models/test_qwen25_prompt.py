@@ -30,16 +30,14 @@ from screenpilot.models.formats.qwen25 import (
     CORE_ACTIONS,
     FUNCTION_NAME,
     Qwen25Format,
-    call_json,
     format_call,
-    format_calls,
-    parse,
-    to_screen,
 )
 from screenpilot.models.resize import FAST_MAX_PIXELS, FAST_MIN_PIXELS
 
 SCREEN = (1280, 720)
 MODEL = (1288, 728)
+FORMAT = Qwen25Format(browser_actions=True)
+"""Every extra enabled."""
 
 
 def image(size: tuple[int, int] = MODEL, shade: int = 0) -> Image.Image:
@@ -247,14 +245,14 @@ def test_describe() -> None:
 def test_to_screen_maps_points_and_scales_scrolls() -> None:
     fmt = Qwen25Format()
     assert fmt.to_screen(Click(Point(644, 364)), MODEL, SCREEN) == Click(Point(640, 360))
-    assert to_screen(Drag(Point(1288, 728), Point(0, 0)), MODEL, SCREEN) == Drag(Point(1279, 719), Point(0, 0))
-    assert to_screen(MoveTo(Point(644, 364)), MODEL, SCREEN) == MoveTo(Point(640, 360))
+    assert FORMAT.to_screen(Drag(Point(1288, 728), Point(0, 0)), MODEL, SCREEN) == Drag(Point(1279, 719), Point(0, 0))
+    assert FORMAT.to_screen(MoveTo(Point(644, 364)), MODEL, SCREEN) == MoveTo(Point(640, 360))
     big_screen, big_model = (3840, 2160), (1316, 728)
-    assert to_screen(Scroll(dy=-100, at=Point(658, 364)), big_model, big_screen) == Scroll(
+    assert FORMAT.to_screen(Scroll(dy=-100, at=Point(658, 364)), big_model, big_screen) == Scroll(
         dy=-297, at=Point(1920, 1080)
     )
-    assert to_screen(Scroll(dy=5, dx=3), big_model, big_screen) == Scroll(dy=15, dx=9)
-    assert to_screen(TypeText("x"), MODEL, SCREEN) == TypeText("x")
+    assert FORMAT.to_screen(Scroll(dy=5, dx=3), big_model, big_screen) == Scroll(dy=15, dx=9)
+    assert FORMAT.to_screen(TypeText("x"), MODEL, SCREEN) == TypeText("x")
 
 
 CANONICAL: list[Action] = [
@@ -287,14 +285,14 @@ CANONICAL: list[Action] = [
 def test_format_call_round_trips(action: Action) -> None:
     text = format_call(action)
     assert text.startswith("<tool_call>\n{") and text.endswith("}\n</tool_call>")
-    assert parse(text, MODEL) == [action]
+    assert FORMAT.parse(text, MODEL) == [action]
     assert Qwen25Format.format_call(action) == text
-    assert json.loads(call_json(action))["name"] == "computer_use"
+    assert json.loads(FORMAT.history_call(action))["name"] == "computer_use"
 
 
 def test_format_calls_round_trips_a_sequence() -> None:
     actions = CANONICAL[:6]
-    assert parse(format_calls(actions), MODEL) == actions
+    assert FORMAT.parse(FORMAT.format_calls(actions), MODEL) == actions
 
 
 def test_format_call_example() -> None:

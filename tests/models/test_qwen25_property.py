@@ -24,9 +24,11 @@ from screenpilot.agent.actions import (
 )
 from screenpilot.agent.errors import ModelError
 from screenpilot.agent.keys import NAMED_KEYS
-from screenpilot.models.formats.qwen25 import MAX_SCROLL_PIXELS, MAX_WAIT_S, format_calls, parse, to_screen
+from screenpilot.models.formats.qwen25 import MAX_SCROLL_PIXELS, MAX_WAIT_S, Qwen25Format
 
 SIZE = (1288, 728)
+FORMAT = Qwen25Format(browser_actions=True)
+"""Every extra enabled."""
 SCREEN = (1280, 720)
 
 
@@ -67,7 +69,7 @@ def check_action(action: Action) -> None:
 
 def check_reply(text: str) -> None:
     try:
-        actions = parse(text, SIZE)
+        actions = FORMAT.parse(text, SIZE)
     except ModelError as exc:
         assert isinstance(exc.hint, str) and exc.hint.strip()
         return
@@ -76,7 +78,7 @@ def check_reply(text: str) -> None:
         check_action(action)
         if isinstance(action, Terminate | AskUser):
             assert index == len(actions) - 1
-        screen = to_screen(action, SIZE, SCREEN)
+        screen = FORMAT.to_screen(action, SIZE, SCREEN)
         for point in (getattr(screen, name, None) for name in ("at", "to", "start")):
             if point is not None:
                 assert 0 <= point.x < SCREEN[0] and 0 <= point.y < SCREEN[1]
@@ -255,4 +257,4 @@ ACTIONS: st.SearchStrategy[Action] = st.one_of(
 @given(st.lists(ACTIONS, min_size=1, max_size=4))
 def test_format_calls_then_parse_is_the_identity(actions: list[Action]) -> None:
     cut = next((i + 1 for i, a in enumerate(actions) if isinstance(a, Terminate | AskUser)), len(actions))
-    assert parse(format_calls(actions), SIZE) == actions[:cut]
+    assert FORMAT.parse(FORMAT.format_calls(actions), SIZE) == actions[:cut]

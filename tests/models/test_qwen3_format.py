@@ -33,14 +33,13 @@ from screenpilot.models.formats.qwen3 import (
     MIN_PIXELS,
     Qwen3VLFormat,
     call_arguments,
-    format_call,
-    parse,
-    to_screen,
 )
 from screenpilot.models.formats.qwen25 import MAX_SCROLL_PIXELS, MAX_WAIT_S
 
 SCREEN = (1280, 720)
 IMAGE = (1280, 704)
+FORMAT = Qwen3VLFormat(browser_actions=True)
+"""Every extra enabled."""
 
 
 def call(**arguments: object) -> str:
@@ -164,7 +163,7 @@ VALID: list[tuple[str, list[Action]]] = [
 
 @pytest.mark.parametrize(("reply", "expected"), VALID)
 def test_published_replies_parse(reply: str, expected: list[Action]) -> None:
-    assert parse(reply) == expected
+    assert FORMAT.parse(reply, IMAGE) == expected
     assert Qwen3VLFormat(browser_actions=True).parse(reply, IMAGE) == expected
 
 
@@ -199,7 +198,7 @@ def test_malformed_replies_are_model_errors_with_hints(reply: str, error: type[M
 
 def test_out_of_range_hint_speaks_of_thousandths() -> None:
     with pytest.raises(InvalidArgumentError) as caught:
-        parse(call(action="left_click", coordinate=[1288, 728]))
+        FORMAT.parse(call(action="left_click", coordinate=[1288, 728]), IMAGE)
     assert "1000" in caught.value.hint and "thousandths" in caught.value.hint
 
 
@@ -234,8 +233,8 @@ def test_to_screen_scales_thousandths(
 
 
 def test_scroll_amounts_scale_with_the_screen() -> None:
-    assert to_screen(Scroll(dy=500, dx=0), (1280, 720)) == Scroll(dy=360, dx=0)
-    assert to_screen(Scroll(dy=0, dx=-250, at=Point(500, 500)), (1280, 720)) == Scroll(
+    assert FORMAT.to_screen(Scroll(dy=500, dx=0), IMAGE, (1280, 720)) == Scroll(dy=360, dx=0)
+    assert FORMAT.to_screen(Scroll(dy=0, dx=-250, at=Point(500, 500)), IMAGE, (1280, 720)) == Scroll(
         dy=0, dx=-320, at=Point(640, 360)
     )
 
@@ -253,15 +252,15 @@ ROUND_TRIP: list[Action] = [
 
 @pytest.mark.parametrize("action", ROUND_TRIP)
 def test_format_call_round_trips(action: Action) -> None:
-    assert parse(format_call(action)) == [action]
-    assert Qwen3VLFormat.format_call(action) == format_call(action)
+    assert FORMAT.parse(FORMAT.format_call(action), IMAGE) == [action]
+    assert Qwen3VLFormat.format_call(action) == FORMAT.format_call(action)
 
 
 def test_canonical_verbs() -> None:
     assert call_arguments(Terminate("success", "x")) == {"action": "answer", "text": "x"}
     assert call_arguments(Scroll(dy=0, dx=-5)) == {"action": "hscroll", "pixels": -5}
     with pytest.raises(ValueError):
-        format_call(Scroll(dy=3, dx=4))
+        FORMAT.format_call(Scroll(dy=3, dx=4))
 
 
 # --- properties -------------------------------------------------------------------------------
@@ -316,7 +315,7 @@ def _check_reply(text: str) -> None:
         _check_action(action)
         if isinstance(action, Terminate | AskUser):
             assert index == len(actions) - 1
-        screen = to_screen(action, SCREEN)
+        screen = FORMAT.to_screen(action, IMAGE, SCREEN)
         for point in (getattr(screen, name, None) for name in ("at", "to", "start")):
             assert point is None or (0 <= point.x < SCREEN[0] and 0 <= point.y < SCREEN[1])
 
@@ -360,4 +359,4 @@ _actions = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(_actions)
 def test_format_call_then_parse_is_the_identity(action: Action) -> None:
-    assert parse(format_call(action)) == [action]
+    assert FORMAT.parse(FORMAT.format_call(action), IMAGE) == [action]

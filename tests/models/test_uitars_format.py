@@ -28,14 +28,12 @@ from screenpilot.models.formats.uitars import (
     MIN_PIXELS,
     WAIT_S,
     UITarsFormat,
-    format_call,
-    parse,
     split_calls,
-    to_screen,
 )
 
 SCREEN = (1280, 720)
 IMAGE = (1288, 728)
+FORMAT = UITarsFormat()
 
 
 # --- sizes, bounds, prompt ----------------------------------------------------------------------
@@ -148,7 +146,7 @@ VALID: list[tuple[str, list[Action]]] = [
 
 @pytest.mark.parametrize(("reply", "expected"), VALID)
 def test_published_replies_parse(reply: str, expected: list[Action]) -> None:
-    assert parse(reply, IMAGE) == expected
+    assert FORMAT.parse(reply, IMAGE) == expected
     assert UITarsFormat().parse(reply, IMAGE) == expected
 
 
@@ -194,7 +192,7 @@ MALFORMED: list[tuple[str, type[ModelError]]] = [
 @pytest.mark.parametrize(("reply", "error"), MALFORMED)
 def test_malformed_replies_are_model_errors_with_hints(reply: str, error: type[ModelError]) -> None:
     with pytest.raises(error) as caught:
-        parse(reply, IMAGE)
+        FORMAT.parse(reply, IMAGE)
     assert caught.value.hint.strip()
 
 
@@ -216,16 +214,16 @@ def test_never_evaluates(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(builtins, "eval", refuse)
     monkeypatch.setattr(builtins, "exec", refuse)
-    assert parse("Action: click(start_box='(1,2)')", IMAGE) == [Click(Point(1, 2))]
+    assert FORMAT.parse("Action: click(start_box='(1,2)')", IMAGE) == [Click(Point(1, 2))]
 
 
 # --- mapping and canonical replies ---------------------------------------------------------------
 
 
 def test_to_screen_uses_the_pixel_ratio() -> None:
-    assert to_screen(Click(Point(644, 364)), IMAGE, SCREEN) == Click(Point(640, 360))
-    assert to_screen(Click(Point(1288, 728)), IMAGE, SCREEN) == Click(Point(1279, 719))
-    assert to_screen(Scroll(dy=364), IMAGE, SCREEN) == Scroll(dy=360)
+    assert FORMAT.to_screen(Click(Point(644, 364)), IMAGE, SCREEN) == Click(Point(640, 360))
+    assert FORMAT.to_screen(Click(Point(1288, 728)), IMAGE, SCREEN) == Click(Point(1279, 719))
+    assert FORMAT.to_screen(Scroll(dy=364), IMAGE, SCREEN) == Scroll(dy=360)
     assert UITarsFormat().to_screen(Drag(Point(0, 0), Point(1288, 0)), IMAGE, SCREEN) == Drag(
         Point(0, 0), Point(1279, 0)
     )
@@ -241,9 +239,9 @@ ROUND_TRIP: list[Action] = [
 
 @pytest.mark.parametrize("action", ROUND_TRIP)
 def test_format_call_round_trips(action: Action) -> None:
-    text = format_call(action)
+    text = FORMAT.format_call(action)
     assert text.startswith("Thought: ") and "\nAction: " in text
-    assert parse(text, IMAGE) == [action]
+    assert FORMAT.parse(text, IMAGE) == [action]
 
 
 @pytest.mark.parametrize(
@@ -253,11 +251,11 @@ def test_format_call_round_trips(action: Action) -> None:
 )
 def test_format_call_refuses_what_uitars_cannot_say(action: Action) -> None:
     with pytest.raises(ValueError):
-        format_call(action)
+        FORMAT.format_call(action)
 
 
 def test_scroll_canonical_call_keeps_the_direction() -> None:
-    assert parse(format_call(Scroll(dy=-10, at=Point(3, 3))), IMAGE) == [Scroll(dy=-364, at=Point(3, 3))]
+    assert FORMAT.parse(FORMAT.format_call(Scroll(dy=-10, at=Point(3, 3))), IMAGE) == [Scroll(dy=-364, at=Point(3, 3))]
 
 
 # --- properties ---------------------------------------------------------------------------------
@@ -300,7 +298,7 @@ def _check_action(action: Action) -> None:
 
 def _check_reply(text: str) -> None:
     try:
-        actions = parse(text, IMAGE)
+        actions = FORMAT.parse(text, IMAGE)
     except ModelError as exc:
         assert exc.hint.strip()
         return
@@ -356,4 +354,4 @@ _actions = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(_actions)
 def test_format_call_then_parse_is_the_identity(action: Action) -> None:
-    assert parse(format_call(action), IMAGE) == [action]
+    assert FORMAT.parse(FORMAT.format_call(action), IMAGE) == [action]
