@@ -40,7 +40,7 @@ def _episode_options(model: ModelOptions, prompt: PromptSettings, browser: Brows
                           executable_path=browser.executable_path, fallback_model=model.fallback)
 
 
-# --- scenario run / list / schema ---------------------------------------------------------------
+# --- scenario run / list -------------------------------------------------------------------------
 
 
 def _checks_table(checks: Any) -> Table:
