@@ -28,9 +28,10 @@ def test_cli_types_a_command_into_xterm_that_creates_a_file(tmp_path: Path) -> N
     replies_file = tmp_path / "replies.json"
     replies_file.write_text(json.dumps(replies))
     out = tmp_path / "runs"
+    # xterm -e sh: a shell without rc files, so a slow ~/.bashrc cannot swallow the typed line
     result = subprocess.run(
         [sys.executable, "-m", "screenpilot", "run", "Create the file", "--desktop", "--virtual-display", "1280x720",
-         "--launch", "xterm -geometry 100x30+0+0", "--model", f"scripted:{replies_file}", "--out", str(out)],
+         "--launch", "xterm -geometry 100x30+0+0 -e sh", "--model", f"scripted:{replies_file}", "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stderr
     assert target.read_text(encoding="utf-8") == "héllo <desktop> & co"
