@@ -50,7 +50,7 @@ _TYPER_SETTINGS: dict[str, Any] = {
 app = typer.Typer(
     cls=_ListedInOrder, name="screenpilot", epilog=EPILOG, **_TYPER_SETTINGS,
     help="A vision-language agent (Qwen2.5-VL) that operates browsers, desktops and phones through their screens.")
-scenario_app = typer.Typer(name="scenario", help="run or list scenario files", **_TYPER_SETTINGS)
+scenario_app = typer.Typer(name="scenario", help="run, list or describe scenario files", **_TYPER_SETTINGS)
 dev_app = typer.Typer(name="dev", help="developer utilities", **_TYPER_SETTINGS)
 app.add_typer(scenario_app)
 app.add_typer(dev_app)

@@ -1,6 +1,6 @@
 """The ``screenpilot`` command line: :func:`main` runs the Typer application with every command registered.
 
-Commands: ``run``, ``scenario run|list``, ``eval``, ``calibrate``, ``view``, ``compare``, ``script`` and
+Commands: ``run``, ``scenario run|list|schema``, ``eval``, ``calibrate``, ``view``, ``compare``, ``script`` and
 ``dev build-tiny-model``. Exit codes are those of :mod:`screenpilot.agent.cli.exits`. Shell completion:
 ``screenpilot --install-completion``.
 """

@@ -30,7 +30,8 @@ from screenpilot.agent.errors import ConfigError
 from screenpilot.agent.evaluation.evaluate import DEFAULT_EPISODE_TIMEOUT_S
 from screenpilot.agent.evaluation.miniwob import MiniWobOptions
 from screenpilot.agent.run.settings import BrowserTarget, PromptSettings
-from screenpilot.agent.scenario.spec import ScenarioError, load_scenario, scenario_files
+from screenpilot.agent.scenario.file_format import load_scenario, scenario_files, scenario_json_schema
+from screenpilot.agent.scenario.spec import ScenarioError
 
 
 def _episode_options(model: ModelOptions, prompt: PromptSettings, browser: BrowserTarget, out_dir: Path) -> Any:
@@ -147,6 +148,28 @@ def cmd_scenario_list(
         table.add_row(escape(spec.id), where, str(spec.budget.max_steps), replies, str(len(spec.checks)), note)
     console.print(table)
     return EXIT_USAGE if invalid else EXIT_SUCCESS
+
+
+@command(scenario_app, "schema", summary="write the JSON Schema of scenario files",
+         help="Write the JSON Schema (draft 2020-12) of scenario files, so editors validate and complete them: "
+         "save it (--out scenario.schema.json) and point your editor at it, e.g. a first line "
+         "'# yaml-language-server: $schema=scenario.schema.json' in a scenario file.")
+def cmd_scenario_schema(
+    console: Console,
+    out: Annotated[Path | None, typer.Option(metavar="FILE", help="file to write (default: print to stdout)",
+                                             show_default=False)] = None,
+) -> int:
+    """Print the schema, or write it to ``out``."""
+    text = json.dumps(scenario_json_schema(), indent=2) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return EXIT_SUCCESS
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {out}: {exc.strerror or exc}") from None
+    console.print(f"Wrote the scenario schema to {escape(str(out))}")
+    return EXIT_SUCCESS
 
 
 # --- eval ----------------------------------------------------------------------------------------

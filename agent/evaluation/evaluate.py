@@ -43,8 +43,9 @@ from typing import Any, Literal
 from screenpilot.agent.errors import ConfigError, ScreenpilotError
 from screenpilot.agent.evaluation.miniwob import SUITE_PREFIX, MiniWobOptions, parse_suite
 from screenpilot.agent.run.trajectory import read_steps
+from screenpilot.agent.scenario.file_format import load_scenario, scenario_files
 from screenpilot.agent.scenario.runner import PHASES, EpisodeOptions, EpisodeResult, check_reachable
-from screenpilot.agent.scenario.spec import ScenarioSpec, load_scenario, scenario_files
+from screenpilot.agent.scenario.spec import ScenarioSpec
 
 RESULTS_JSON = "results.json"
 RESULTS_CSV = "results.csv"

@@ -54,7 +54,8 @@ from screenpilot.agent.actions import (
 from screenpilot.agent.errors import ConfigError
 from screenpilot.agent.run.records import RunRecord, StepLine
 from screenpilot.agent.run.trajectory import read_run, read_steps
-from screenpilot.agent.scenario.spec import DEFAULT_IMAGE_THRESHOLD, BrowserEnvironment, ScenarioSpec, load_scenario
+from screenpilot.agent.scenario.file_format import load_scenario
+from screenpilot.agent.scenario.spec import DEFAULT_IMAGE_THRESHOLD, BrowserEnvironment, ScenarioSpec
 from screenpilot.tools.vision import choose_anchor
 
 DEFAULT_ANCHOR_SIZE = (96, 64)

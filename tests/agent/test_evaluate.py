@@ -120,7 +120,7 @@ def test_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     (tmp_path / "bad.yaml").write_text("instruction: x\nenvironment: {browser: {site: todo}}\nchecks: 3\n",
                                        encoding="utf-8")
     assert main(["eval", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
-    assert "bad.yaml: checks: expected a non-empty list of checks" in " ".join(capsys.readouterr().err.split())
+    assert "bad.yaml: checks: expected a list, got an integer" in " ".join(capsys.readouterr().err.split())
 
 
 @needs_chromium

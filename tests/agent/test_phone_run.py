@@ -144,7 +144,8 @@ def test_the_safety_gate_covers_phone_gestures() -> None:
 
 
 def test_phone_scenario_loads_and_phone_excludes_viewport(tmp_path: Path) -> None:
-    from screenpilot.agent.scenario.spec import BrowserEnvironment, ScenarioError, load_scenario
+    from screenpilot.agent.scenario.file_format import load_scenario
+    from screenpilot.agent.scenario.spec import BrowserEnvironment, ScenarioError
     from screenpilot.scenarios import SCENARIOS_DIR
 
     spec = load_scenario(SCENARIOS_DIR / "phone_groceries.yaml")
@@ -158,8 +159,8 @@ def test_phone_scenario_loads_and_phone_excludes_viewport(tmp_path: Path) -> Non
 
 @pytest.mark.skipif(_chromium_missing(), reason="no Chromium: apt-get install chromium")
 def test_bundled_phone_scenario_passes_with_its_scripted_replies(tmp_path: Path) -> None:
+    from screenpilot.agent.scenario.file_format import load_scenario
     from screenpilot.agent.scenario.runner import EpisodeOptions, run_scenario
-    from screenpilot.agent.scenario.spec import load_scenario
     from screenpilot.scenarios import SCENARIOS_DIR
 
     episode = run_scenario(load_scenario(SCENARIOS_DIR / "phone_groceries.yaml"), EpisodeOptions(out_dir=tmp_path))

@@ -17,6 +17,7 @@ from screenpilot.agent.cli.main import main
 from screenpilot.agent.run.records import StepErrorRecord, StepLine, VerdictRecord
 from screenpilot.agent.run.settings import ModelSettings
 from screenpilot.agent.run.trajectory import read_run, read_steps
+from screenpilot.agent.scenario.file_format import load_scenario
 from screenpilot.agent.scenario.replay import Lookup, LostAnchor, ReplayFormat, fallback_note, reply_text
 from screenpilot.agent.scenario.runner import EpisodeOptions, run_scenario
 from screenpilot.agent.scenario.script import executed_actions, relative_url, script_from_run
@@ -31,7 +32,6 @@ from screenpilot.agent.scenario.spec import (
     SelectorTarget,
     TerminateStep,
     TextTarget,
-    load_scenario,
 )
 from screenpilot.models.formats.qwen25 import Qwen25Format, format_call
 from screenpilot.models.resize import screen_to_model

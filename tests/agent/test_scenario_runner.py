@@ -12,8 +12,9 @@ import pytest
 from screenpilot.agent.cli.main import main
 from screenpilot.agent.errors import ConfigError
 from screenpilot.agent.run.trajectory import read_run, read_steps
+from screenpilot.agent.scenario.file_format import load_scenario
 from screenpilot.agent.scenario.runner import EpisodeOptions, run_scenario
-from screenpilot.agent.scenario.spec import ScenarioError, load_scenario
+from screenpilot.agent.scenario.spec import ScenarioError
 from screenpilot.scenarios import SCENARIOS_DIR
 
 pytestmark = pytest.mark.skipif(shutil.which("chromium") is None and not Path("/usr/bin/chromium").exists(),
