@@ -30,10 +30,10 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Annotated, Any, Literal, TextIO
 from urllib.parse import urlsplit
 
-import yaml
+from pydantic import BeforeValidator, Field
 
 from screenpilot.agent.actions import (
     Action,
@@ -51,7 +51,7 @@ from screenpilot.agent.actions import (
     SystemButton,
     TypeText,
 )
-from screenpilot.agent.errors import ConfigError
+from screenpilot.agent.config_files import FileModel, NonEmpty, Pixels, list_as_tuple, read_yaml, validate_file
 from screenpilot.agent.frame import Frame
 from screenpilot.agent.safety.policy import Verdict
 
@@ -314,68 +314,48 @@ class SafetyPolicy:
 # ---------------------------------------------------------------- configuration file
 
 
-_FILE_FIELDS = {
-    "allow_domains", "block_domains", "allow_file_urls", "allow_private_network", "blocked_keys",
-    "add_default_blocked_keys", "blocked_regions", "confirm", "no_terminal_default", "dry_run",
-}
+class PolicyFile(FileModel):
+    """A policy file (``--policy FILE``): the rules of the module docstring, as YAML fields."""
+
+    allow_domains: list[NonEmpty] = Field(default_factory=list)
+    """Only these domains may be opened (empty: any domain that is not blocked)."""
+    block_domains: list[NonEmpty] = Field(default_factory=list)
+    """These domains are never opened."""
+    allow_file_urls: bool = False
+    allow_private_network: bool = False
+    """Allow localhost and private-network hosts."""
+    blocked_keys: list[NonEmpty] = Field(default_factory=list)
+    """Chords never pressed, e.g. alt+f4."""
+    add_default_blocked_keys: bool = True
+    """Also block the default chords (log out, lock, kill the X server, switch terminals)."""
+    blocked_regions: list[Annotated[tuple[Pixels, Pixels, Pixels, Pixels], BeforeValidator(
+        list_as_tuple(4, "[left, top, width, height] (non-negative integers, screen pixels)"),
+        json_schema_input_type=list[int])]] = Field(default_factory=list)
+    """Screen rectangles [left, top, width, height] that clicks, drags and moves may not enter."""
+    confirm: list[ConfirmKind] = Field(default_factory=list)
+    """Action kinds put to a person before they run."""
+    no_terminal_default: Literal["deny", "approve"] = "deny"
+    """The answer to a confirmation when no person can be asked."""
+    dry_run: bool = False
+    """Record every action as skipped and carry none out."""
+
+    def config(self) -> PolicyConfig:
+        chords = tuple(tuple(k.strip().lower() for k in chord.split("+")) for chord in self.blocked_keys)
+        return PolicyConfig(
+            allow_domains=tuple(self.allow_domains), block_domains=tuple(self.block_domains),
+            allow_file_urls=self.allow_file_urls, allow_private_network=self.allow_private_network,
+            blocked_chords=(DEFAULT_BLOCKED_CHORDS if self.add_default_blocked_keys else ()) + chords,
+            blocked_regions=tuple(Region(*region) for region in self.blocked_regions),
+            confirm=tuple(self.confirm), no_terminal_default=self.no_terminal_default, dry_run=self.dry_run,
+        )
 
 
 def load_policy_file(path: Path) -> PolicyConfig:
-    """Read a policy YAML file; every error names the file and the field."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"policy file not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of policy fields")
-    return policy_from_mapping(data, str(path))
+    """Read a policy YAML file (empty: the defaults); every error names the file and the field."""
+    data = read_yaml(path)
+    return policy_from_mapping({} if data is None else data, str(path))
 
 
 def policy_from_mapping(data: Mapping[str, Any], source: str) -> PolicyConfig:
-    """Build a PolicyConfig from parsed YAML/JSON; ConfigError names ``source`` and the field."""
-    unknown = set(data) - _FILE_FIELDS
-    if unknown:
-        raise ConfigError(f"{source}: unknown field(s) {sorted(unknown)}; allowed: {sorted(_FILE_FIELDS)}")
-
-    def strings(name: str) -> tuple[str, ...]:
-        value = data.get(name, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{source}: field '{name}' must be a list of strings")
-        return tuple(value)
-
-    def flag(name: str, default: bool = False) -> bool:
-        value = data.get(name, default)
-        if not isinstance(value, bool):
-            raise ConfigError(f"{source}: field '{name}' must be true or false")
-        return value
-
-    confirm = strings("confirm")
-    bad = [c for c in confirm if c not in CONFIRM_KINDS]
-    if bad:
-        raise ConfigError(f"{source}: field 'confirm' has {bad}; allowed: {list(CONFIRM_KINDS)}")
-    default = data.get("no_terminal_default", "deny")
-    if default not in ("deny", "approve"):
-        raise ConfigError(f"{source}: field 'no_terminal_default' must be 'deny' or 'approve'")
-    chords = tuple(tuple(k.strip().lower() for k in c.split("+")) for c in strings("blocked_keys"))
-    if flag("add_default_blocked_keys", True):
-        chords = DEFAULT_BLOCKED_CHORDS + chords
-    return PolicyConfig(
-        allow_domains=strings("allow_domains"), block_domains=strings("block_domains"),
-        allow_file_urls=flag("allow_file_urls"), allow_private_network=flag("allow_private_network"),
-        blocked_chords=chords, blocked_regions=_regions(data.get("blocked_regions", []), source),
-        confirm=confirm, no_terminal_default=default, dry_run=flag("dry_run"),
-    )
-
-
-def _regions(value: object, source: str) -> tuple[Region, ...]:
-    if not isinstance(value, list):
-        raise ConfigError(f"{source}: field 'blocked_regions' must be a list of [left, top, width, height]")
-    regions = []
-    for index, item in enumerate(value):
-        if not (isinstance(item, list) and len(item) == 4 and all(isinstance(v, int) and v >= 0 for v in item)):
-            raise ConfigError(f"{source}: blocked_regions[{index}] must be [left, top, width, height] "
-                              "(non-negative integers, screen pixels)")
-        regions.append(Region(*item))
-    return tuple(regions)
+    """Build a PolicyConfig from parsed YAML/JSON; :class:`ConfigFileError` names ``source`` and the field."""
+    return validate_file(PolicyFile, data, Path(source)).config()

@@ -110,18 +110,34 @@ def test_navigate_action_is_checked_against_domains() -> None:
 def test_policy_file_errors_name_the_file_and_field(tmp_path: Path) -> None:
     bad = tmp_path / "policy.yaml"
     bad.write_text("allow_domains: example.org\n")
-    with pytest.raises(ConfigError, match=r"policy.yaml: field 'allow_domains' must be a list"):
+    with pytest.raises(ConfigError, match=r"policy.yaml: allow_domains: expected a list, got a string"):
         load_policy_file(bad)
-    with pytest.raises(ConfigError, match=r"unknown field\(s\) \['alow_domains'\]"):
+    bad.write_text("dry_run: true\ndry_run: false\n")
+    with pytest.raises(ConfigError, match=r"policy.yaml: dry_run: the field appears twice"):
+        load_policy_file(bad)
+    with pytest.raises(ConfigError, match=r"p.yaml: alow_domains: unknown field; allowed here: allow_domains, "):
         policy_from_mapping({"alow_domains": []}, "p.yaml")
-    with pytest.raises(ConfigError, match=r"blocked_regions\[0\]"):
+    with pytest.raises(ConfigError, match=r"p.yaml: blocked_regions\[0\]: expected \[left, top, width, height\]"):
         policy_from_mapping({"blocked_regions": [[1, 2, 3]]}, "p.yaml")
-    with pytest.raises(ConfigError, match="'confirm' has"):
+    with pytest.raises(ConfigError, match=r"confirm\[0\]: expected type, key, navigate, click or all, got"):
         policy_from_mapping({"confirm": ["everything"]}, "p.yaml")
+    with pytest.raises(ConfigError, match=r"dry_run: expected true or false, got a string"):
+        policy_from_mapping({"dry_run": "yes please"}, "p.yaml")
+    assert load_policy_file(_empty(tmp_path)) == PolicyConfig()
     good = tmp_path / "good.yaml"
     good.write_text("block_domains: [evil.com]\nblocked_keys: ['alt+f4']\nconfirm: [type]\n")
     config = load_policy_file(good)
     assert ("alt", "f4") in config.blocked_chords and ("ctrl", "alt", "delete") in config.blocked_chords
+    assert config.block_domains == ("evil.com",) and config.confirm == ("type",)
+    only_mine = policy_from_mapping({"blocked_keys": ["alt+F4"], "add_default_blocked_keys": False,
+                                     "blocked_regions": [[0, 0, 10, 5]]}, "p.yaml")
+    assert only_mine.blocked_chords == (("alt", "f4"),) and only_mine.blocked_regions == (Region(0, 0, 10, 5),)
+
+
+def _empty(folder: Path) -> Path:
+    file = folder / "empty.yaml"
+    file.write_text("# nothing set\n", encoding="utf-8")
+    return file
 
 
 def test_secrets_are_revealed_only_on_their_domains_and_redacted() -> None:
