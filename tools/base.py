@@ -91,7 +91,7 @@ class MasksSecrets(Protocol):
     """An executor that can keep secret values out of its screenshots."""
 
     def hide_values(self, values: Sequence[str]) -> None:
-        """From the next screenshot on, paint over every field whose value contains one of ``values``."""
+        """From the next screenshot on, paint over every place the screen shows one of ``values``."""
         ...
 
 

@@ -3,9 +3,10 @@
 The model sees only placeholders such as ``{{LOGIN_PASSWORD}}``; the loop swaps the value in
 right before a TypeText reaches the executor, and only when the current page is on one of the
 secret's domains (no domain restriction on the desktop, where there is no URL). Every string
-written to the trajectory passes through :meth:`SecretStore.redact`, and browser screenshots
-mask password fields and fields showing a secret, so values reach neither prompts, logs, run
-folders nor saved images.
+written to the trajectory passes through :meth:`SecretStore.redact`, and browser and phone
+screenshots are painted over wherever the page shows a value (fields, text, same-origin frames;
+see :data:`screenpilot.tools.web.session.SECRET_BOXES_JS`), so values reach neither prompts,
+logs, run folders nor saved images. On the desktop the screen is not searched.
 
 Values come from the environment (``--secret NAME`` reads ``$NAME``) or from a file of
 ``NAME=value`` lines (``--secrets-file``); never from the command line in clear.

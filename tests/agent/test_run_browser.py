@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from PIL import Image
 
 from screenpilot.agent.actions import Click, Point
 from screenpilot.agent.cli.main import main
@@ -29,6 +30,7 @@ from screenpilot.agent.safety.secrets import Secret, SecretStore
 from screenpilot.models.backends.scripted import ScriptedModel
 from screenpilot.models.formats.qwen25 import Qwen25Format, format_call
 from screenpilot.models.resize import screen_to_model
+from screenpilot.tools.web.base import MASK_COLOR
 from screenpilot.tools.web.browser import BrowserExecutor, BrowserSettings
 
 from .test_loop import call
@@ -245,6 +247,32 @@ def test_secret_reaches_the_page_and_nowhere_else(safety_site: SiteState, tmp_pa
         assert value.encode() not in path.read_bytes(), path
     # the marked token field is painted over in what the model sees and what is saved
     assert frame.image.getpixel((250, 278)) == (40, 40, 40)
+
+
+def test_a_secret_the_page_echoes_reaches_neither_the_model_nor_the_saved_screenshots(tmp_path: Path) -> None:
+    value = "s3cr3t-Value-42"  # the value secret_echo.html also shows, split across elements and in a frame
+    replies = [click_reply(150, 136), call(action="type", text="{{CODE}}"), call(action="terminate", status="success")]
+    model = ScriptedModel(replies)
+    store = SecretStore([Secret("CODE", value)])
+    run_dir = new_run_dir(tmp_path, "echo")
+    writer = TrajectoryWriter(run_dir, {"secrets": store.names}, redact=store.redact)
+    page = (ROOT / "tests" / "pages" / "secret_echo.html").as_uri()
+    with BrowserExecutor(BrowserSettings(start_url=page)) as browser:
+        browser.hide_values(store.values)
+        agent = Agent(model, Qwen25Format(browser_actions=True), browser, observers=[writer], secrets=store)
+        assert agent.run("Type the code" + store.prompt_note()).status == "success"
+        assert browser.page.evaluate("() => document.querySelector('#typed').textContent") == value
+        box = browser.page.locator("#typed").bounding_box()
+    assert box is not None
+    last_seen = model.requests[-1].images()[-1]  # the model's view after the page echoed the value (resized)
+    saved = Image.open(run_dir / "step_003.png").convert("RGB")
+    for image in (last_seen, saved):
+        sx, sy = image.width / 1280, image.height / 720
+        inside = (round(box["x"] * sx) + 3, round(box["y"] * sy) + 3, round((box["x"] + box["width"]) * sx) - 3,
+                  round((box["y"] + box["height"]) * sy) - 3)
+        assert {colour for _count, colour in image.crop(inside).getcolors(maxcolors=1 << 24) or []} == {MASK_COLOR}
+    for path in run_dir.rglob("*"):
+        assert value.encode() not in path.read_bytes(), path  # the title "Welcome back, <value>" is redacted
 
 
 def test_secret_is_refused_on_another_domain(safety_site: SiteState) -> None:

@@ -12,12 +12,12 @@ closing are here once.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from screenpilot.agent.actions import Action
 from screenpilot.agent.frame import Frame
@@ -31,10 +31,16 @@ from screenpilot.tools.web.session import (
     UrlGuard,
 )
 
+Box = tuple[float, float, float, float]
+"""(left, top, width, height) in client CSS px."""
+
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 _Executor = TypeVar("_Executor", bound="WebExecutor")
+
+MASK_COLOR = (40, 40, 40)
+"""The RGB colour secrets are painted over with."""
 
 
 class WebExecutor:
@@ -56,8 +62,10 @@ class WebExecutor:
         url_guard: UrlGuard | None,
         start_url: str | None,
         settle: SettleSettings,
+        mask_selectors: Sequence[str] = ("[data-screenpilot-secret]",),
     ) -> None:
         self._hidden_values: list[str] = []
+        self._mask_selectors = tuple(mask_selectors)
         self._settle = settle
         self._session = ChromiumSession(launch, context_options, owner=owner, url_guard=url_guard)
         self.executable = self._session.executable
@@ -71,7 +79,12 @@ class WebExecutor:
     # --- what a subclass supplies ------------------------------------------------------------
 
     def _capture_image(self) -> Image.Image:
-        """The current tab as an RGB image of exactly ``size`` (secrets painted over)."""
+        """The current tab as an RGB image of exactly ``size``, as captured (:meth:`_masked_capture` paints)."""
+        raise NotImplementedError
+
+    def _image_boxes(self, boxes: Iterable[Box]) -> list[tuple[int, int, int, int]]:
+        """Boxes (left, top, width, height) in client CSS px as (x0, y0, x1, y1) image px, each covered whole.
+        PlaywrightError when the page must be asked and cannot be."""
         raise NotImplementedError
 
     def _frame_extra(self) -> dict[str, object]:
@@ -94,9 +107,43 @@ class WebExecutor:
         return self._session.page
 
     def hide_values(self, values: Sequence[str]) -> None:
-        """From the next screenshot on, paint over every input field whose value contains one
-        of ``values`` (secrets typed for the model, which must never see them)."""
+        """From the next screenshot on, paint over every place the page shows one of ``values`` (secrets typed for
+        the model, which must never see them): fields, text, same-origin frames (:data:`SECRET_BOXES_JS`)."""
         self._hidden_values = [value for value in values if value]
+
+    def _secret_boxes(self) -> list[Box] | None:
+        """Where the tab shows a secret or a masked element; None when the page cannot be asked."""
+        try:
+            return self._session.secret_boxes(self._mask_selectors, self._hidden_values)
+        except PlaywrightError as exc:
+            if self._session.tab_closed_under(exc) or not self._session.connected():
+                raise
+            return None
+
+    def _masked_capture(self) -> Image.Image:
+        """:meth:`_capture_image` with every secret the page shows painted over in :data:`MASK_COLOR`.
+
+        The page is asked where just before and just after the capture and both answers are painted, so text that
+        moves or appears meanwhile is still covered. When it cannot be asked while secrets are set (a navigation
+        replaced the document), the whole image is painted: the model then sees nothing rather than a secret.
+        """
+        if not self._mask_selectors and not self._hidden_values:
+            return self._capture_image()
+        before = self._secret_boxes() if self._hidden_values else []  # marked elements do not come and go
+        image = self._capture_image()
+        after = self._secret_boxes()
+        draw = ImageDraw.Draw(image)
+        painted: list[tuple[int, int, int, int]] = []
+        try:
+            painted = self._image_boxes({*(before or ()), *(after or ())})
+        except PlaywrightError:
+            before = None
+        if self._hidden_values and (before is None or after is None):
+            draw.rectangle((0, 0, image.width, image.height), fill=MASK_COLOR)
+            return image
+        for corners in painted:
+            draw.rectangle(corners, fill=MASK_COLOR)
+        return image
 
     def screenshot(self) -> Frame:
         """Capture the current tab: an RGB image of exactly ``size`` with the URL and title.
@@ -112,7 +159,7 @@ class WebExecutor:
             session.follow_pages()
             taken_at = time.time()
             start = time.perf_counter()
-            image = self._capture_image()
+            image = self._masked_capture()
             capture_s = time.perf_counter() - start
             extra = self._frame_extra()
             state = session.page_state()

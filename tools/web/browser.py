@@ -44,11 +44,11 @@ import base64
 import io
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from screenpilot.agent.actions import (
     Action,
@@ -75,7 +75,7 @@ from screenpilot.agent.actions import (
 from screenpilot.agent.errors import ActionFailedError, ConfigError, ExecutorError
 from screenpilot.tools.settle import GrayFrame, SettleSettings
 from screenpilot.tools.web import DEFAULT_NAVIGATION_TIMEOUT_S, DEFAULT_VIEWPORT
-from screenpilot.tools.web.base import WebExecutor
+from screenpilot.tools.web.base import Box, WebExecutor
 from screenpilot.tools.web.keys import is_layout_char, playwright_chord
 from screenpilot.tools.web.session import (
     LaunchOptions,
@@ -116,8 +116,8 @@ class BrowserSettings:
     does not answer, e.g. a script in an endless loop, is an ExecutorError).
     ``extra_args``: Chromium flags added after :data:`BASE_CHROMIUM_ARGS`.
     ``mask_selectors``: elements painted over in every screenshot (what the model sees and
-    what is saved); fields whose value contains one of :attr:`BrowserExecutor.mask_values`
-    are masked as well.
+    what is saved); wherever the page shows a value given to :meth:`BrowserExecutor.hide_values`
+    is painted over as well.
     """
 
     viewport: tuple[int, int] = DEFAULT_VIEWPORT
@@ -143,20 +143,6 @@ class BrowserSettings:
 
 # --- the executor ----------------------------------------------------------------------------
 
-# Rectangles [left, top, width, height] (viewport CSS px) of elements to mask: those matching
-# the selectors, and inputs/textareas whose value contains one of the given strings.
-_MASK_RECTS_JS = """([selectors, values]) => {
-  const found = new Set();
-  for (const sel of selectors) { try { document.querySelectorAll(sel).forEach(e => found.add(e)); } catch (e) {} }
-  if (values.length) {
-    document.querySelectorAll("input, textarea").forEach(e => {
-      if (values.some(v => v && (e.value || "").includes(v))) found.add(e);
-    });
-  }
-  return [...found].map(e => e.getBoundingClientRect())
-    .filter(r => r.width > 0 && r.height > 0)
-    .map(r => [Math.floor(r.left), Math.floor(r.top), Math.ceil(r.width), Math.ceil(r.height)]);
-}"""
 
 class BrowserExecutor(WebExecutor):
     """Observe and act on one Chromium tab (see the module docstring for pixel space and errors).
@@ -178,7 +164,7 @@ class BrowserExecutor(WebExecutor):
         launch = LaunchOptions(headless=settings.headless, executable_path=settings.executable_path,
                                extra_args=settings.extra_args, navigation_timeout_s=settings.navigation_timeout_s)
         super().__init__(launch, lambda _driver: context, owner="browser executor", url_guard=url_guard,
-                         start_url=settings.start_url, settle=settings.settle)
+                         start_url=settings.start_url, settle=settings.settle, mask_selectors=settings.mask_selectors)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -261,22 +247,12 @@ class BrowserExecutor(WebExecutor):
         if image.size != self.size:
             image = image.resize(self.size, Image.Resampling.BOX if image.width > self.size[0]
                                  else Image.Resampling.BILINEAR)
-        return self._mask(image)
-
-    def _mask(self, image: Image.Image) -> Image.Image:
-        """Paint over marked fields and fields showing a secret value (viewport CSS pixels)."""
-        if not self.settings.mask_selectors and not self._hidden_values:
-            return image
-        try:
-            selectors = list(self.settings.mask_selectors)
-            rects = self._session.page.evaluate(_MASK_RECTS_JS, [selectors, self._hidden_values])
-        except PlaywrightError:
-            rects = []
-        if rects:
-            draw = ImageDraw.Draw(image)
-            for left, top, width, height in rects:
-                draw.rectangle((left, top, left + width, top + height), fill=(40, 40, 40))
         return image
+
+    def _image_boxes(self, boxes: Iterable[Box]) -> list[tuple[int, int, int, int]]:
+        """Frames are in viewport CSS px (see the module docstring): a client box maps to itself."""
+        return [(math.floor(left), math.floor(top), math.ceil(left + width), math.ceil(top + height))
+                for left, top, width, height in boxes]
 
     def _small_gray(self) -> GrayFrame:
         """A cheap capture for settle detection: small grayscale, ``downscale_width`` wide."""

@@ -35,8 +35,7 @@ import io
 import math
 import re
 import time
-from collections.abc import Collection, Mapping, Sequence
-from contextlib import suppress
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -67,7 +66,7 @@ from screenpilot.agent.actions import (
 from screenpilot.agent.errors import ActionFailedError, ConfigError
 from screenpilot.tools.settle import GrayFrame, SettleSettings
 from screenpilot.tools.web import DEFAULT_NAVIGATION_TIMEOUT_S, DEFAULT_PHONE
-from screenpilot.tools.web.base import WebExecutor
+from screenpilot.tools.web.base import Box, WebExecutor
 from screenpilot.tools.web.keys import playwright_chord
 from screenpilot.tools.web.session import (
     LaunchOptions,
@@ -81,11 +80,6 @@ if TYPE_CHECKING:
     from playwright.sync_api import Playwright
 
 DEFAULT_DEVICE = DEFAULT_PHONE
-
-_MARK_SECRET_FIELDS_JS = """(values) => document.querySelectorAll("input, textarea").forEach(e => {
-  const shows = values.some(v => v && (e.value || "").includes(v));
-  if (shows) e.setAttribute("data-screenpilot-masked", ""); else e.removeAttribute("data-screenpilot-masked");
-})"""
 
 _ANDROID_TO_PLAYWRIGHT: dict[str, str] = {
     "ENTER": "Enter", "DPAD_CENTER": "Enter", "DEL": "Backspace", "FORWARD_DEL": "Delete", "TAB": "Tab",
@@ -274,9 +268,23 @@ class PhoneExecutor(WebExecutor):
         return self._size
 
     def _capture_image(self) -> Image.Image:
-        """The screen in device px, fields showing secrets painted over."""
-        data = self._capture(type="png", scale="device", mask=self._secret_fields(), mask_color="#282828")
+        """The screen in device px."""
+        data = self._capture(type="png", scale="device")
         return fit_image(Image.open(io.BytesIO(data)), self._size)
+
+    def _image_boxes(self, boxes: Iterable[Box]) -> list[tuple[int, int, int, int]]:
+        """Client CSS px to screenshot device px through the visual viewport (pinch zoom and its offset), with one
+        device px of margin for rounding."""
+        boxes = list(boxes)
+        if not boxes:
+            return []
+        viewport = self._visual_viewport()
+        corners = []
+        for left, top, width, height in boxes:
+            start = client_to_device((left, top), self.dsf, viewport)
+            end = client_to_device((left + width, top + height), self.dsf, viewport)
+            corners.append((start.x - 1, start.y - 1, end.x + 1, end.y + 1))
+        return corners
 
     def _frame_extra(self) -> dict[str, object]:
         """The device name and its DSF."""
@@ -347,14 +355,6 @@ class PhoneExecutor(WebExecutor):
         """A cheap capture for settle detection (small grayscale)."""
         data = self._capture(type="jpeg", quality=40, scale="css")
         return gray_from_jpeg(data, self.settings.settle.downscale_width, self.viewport_css_px[0])
-
-    def _secret_fields(self) -> list[Any]:
-        """Locators of the fields to paint over: marked ``data-screenpilot-secret``, or showing
-        one of the hidden values (marked ``data-screenpilot-masked`` for the capture)."""
-        if self._hidden_values:
-            with suppress(PlaywrightError):
-                self.page.evaluate(_MARK_SECRET_FIELDS_JS, self._hidden_values)
-        return [self.page.locator("[data-screenpilot-secret], [data-screenpilot-masked]")]
 
     def _capture(self, **options: Any) -> bytes:
         """``page.screenshot(**options)``. Chromium refuses captures for a moment while a

@@ -342,6 +342,55 @@ into (a canvas, a plugin, a cross-origin or animating frame: those pages are lef
 navigation starting meanwhile destroys the page's context, and the caller hears "cannot tell"."""
 
 
+SECRET_BOXES_JS = """([selectors, values]) => {
+  const boxes = [];
+  const add = (r, dx, dy) => {
+    if (r.width > 0 && r.height > 0) boxes.push([r.left + dx, r.top + dy, r.width, r.height]);
+  };
+  const shows = (text) => values.some((v) => (text || "").includes(v));
+  const visit = (doc, dx, dy) => {
+    for (const sel of selectors) {
+      try { doc.querySelectorAll(sel).forEach((e) => add(e.getBoundingClientRect(), dx, dy)); } catch (e) {}
+    }
+    if (values.length) {
+      doc.querySelectorAll("input, textarea, select").forEach((e) => {
+        const shown = e.tagName === "SELECT" ? Array.from(e.selectedOptions, (o) => o.text).join(" ") : e.value;
+        if (shows(shown) || shows(e.placeholder)) add(e.getBoundingClientRect(), dx, dy);
+      });
+      const nodes = [];
+      let text = "";
+      const walker = doc.createTreeWalker(doc.body || doc.documentElement, NodeFilter.SHOW_TEXT);
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) { nodes.push([n, text.length]); text += n.data; }
+      const at = (pos, end) => {
+        let i = nodes.length - 1;
+        while (i > 0 && (end ? nodes[i][1] >= pos : nodes[i][1] > pos)) i--;
+        return [nodes[i][0], pos - nodes[i][1]];
+      };
+      for (const v of values) {
+        for (let i = text.indexOf(v); i >= 0; i = text.indexOf(v, i + 1)) {
+          const range = doc.createRange();
+          range.setStart(...at(i, false));
+          range.setEnd(...at(i + v.length, true));
+          for (const r of range.getClientRects()) add(r, dx, dy);
+        }
+      }
+    }
+    doc.querySelectorAll("iframe, frame").forEach((f) => {
+      let inner = null;
+      try { inner = f.contentDocument; } catch (e) {}
+      const r = f.getBoundingClientRect();
+      if (inner) visit(inner, dx + r.left + f.clientLeft, dy + r.top + f.clientTop);
+    });
+  };
+  visit(document, 0, 0);
+  return boxes;
+}"""
+"""Where the page shows a secret: boxes ``[left, top, width, height]`` in client CSS px of the top document, of the
+elements matching ``selectors``, of form fields whose value, selected option or placeholder contains one of
+``values``, and of every run of text containing one (across element boundaries: ``<b>hun</b>ter2`` is found),
+in the document and its same-origin frames. Text drawn into a canvas, cross-origin frames and shadow roots are not
+seen."""
+
 class ChromiumSession:
     """One Chromium browser, one context and its current tab, for one executor.
 
@@ -605,6 +654,12 @@ class ChromiumSession:
         if not isinstance(state, dict):
             return None
         return {key: str(state.get(key, "")) for key in ("controls", "text")}
+
+    def secret_boxes(self, selectors: Sequence[str], values: Sequence[str]) -> list[tuple[float, float, float, float]]:
+        """Where the current tab shows a secret (:data:`SECRET_BOXES_JS`): boxes (left, top, width, height) in
+        client CSS px. Raises PlaywrightError when the page cannot be asked (a navigation replaced the document)."""
+        boxes = self.page.evaluate(SECRET_BOXES_JS, [list(selectors), [v for v in values if v]])
+        return [(float(b[0]), float(b[1]), float(b[2]), float(b[3])) for b in boxes]
 
     def cdp(self) -> CDPSession:
         """A CDP session attached to the current tab (re-attached when the tab changes)."""
