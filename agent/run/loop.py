@@ -25,6 +25,7 @@ from screenpilot.agent.errors import (
     StopRequested,
 )
 from screenpilot.agent.frame import Frame
+from screenpilot.agent.run.interrupts import WaitInterrupted, interruptible_wait
 from screenpilot.agent.run.repeats import RepeatDetector, RepeatSettings
 from screenpilot.agent.safety.policy import AllowAll, HumanChannel, NobodyAvailable, Policy, Verdict
 from screenpilot.agent.safety.secrets import SecretStore
@@ -190,6 +191,8 @@ class Agent:
             self._decide(step, task, history, feedback)
         except ScreenpilotError as exc:
             self._failed(step, exc)
+        except WaitInterrupted:
+            step.error = StepError("stop", "interrupted", "stopped by Ctrl-C or SIGTERM while waiting for the model")
         repeats.observe(step.screen_actions, frame, recapture=self._recapture)
         if step.error is None:
             try:
@@ -222,7 +225,8 @@ class Agent:
     def _decide(self, step: StepRecord, task: str, history: list[Turn], feedback: str | None) -> None:
         request = self.prompt.build_request(task, history, step.model_image, feedback)
         t0 = time.perf_counter()
-        step.reply = self.model.complete(request)
+        with interruptible_wait():
+            step.reply = self.model.complete(request)
         step.timings["model"] = time.perf_counter() - t0
         step.model_actions = tuple(self.prompt.parse(step.reply.text, step.model_size))
         step.screen_actions = tuple(
@@ -283,7 +287,8 @@ class Agent:
         if step.error is not None and step.error.type == "ScriptExhausted":
             return RunResult("failure", "script_exhausted", step.index, message=step.error.message)
         if step.error is not None and step.error.family == "stop":
-            return RunResult("stopped", "stop_requested", step.index, message=step.error.message)
+            reason = "interrupted" if step.error.type == "interrupted" else "stop_requested"
+            return RunResult("stopped", reason, step.index, message=step.error.message)
         for action in step.screen_actions:
             if isinstance(action, Terminate) and step.error is None:
                 status: RunStatus = "success" if action.status == "success" else "failure"

@@ -356,6 +356,67 @@ def test_first_ctrl_c_stops_after_the_current_action(tmp_path: Path) -> None:
     assert run.outcome.steps == len(read_steps(run_dir)) >= 2
 
 
+def test_sigterm_stops_like_the_first_ctrl_c(tmp_path: Path) -> None:
+    proc, run_dir = start_run(tmp_path)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Terminated: stopping after the current action" in err
+    run = read_run(run_dir)
+    assert run.outcome is not None and (run.outcome.status, run.outcome.reason) == ("stopped", "interrupted")
+
+
+class SilentServer:
+    """Accepts connections and reads requests, never answers: a hung model server."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.requests = threading.Event()
+        self.held: list[object] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+            conn.recv(65536)
+            self.requests.set()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_one_stop_ends_a_run_waiting_on_a_hung_server(tmp_path: Path, signum: int) -> None:
+    server = SilentServer()
+    out = tmp_path / "runs"
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "screenpilot", "run", "wait", "--url", str(DEMO / "signup.html"),
+             "--api-base", f"http://127.0.0.1:{server.port}/v1", "--model", "qwen2.5-vl-7b", "--timeout", "300",
+             "--out", str(out)],
+            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert server.requests.wait(60), "the run never asked the model"
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=30)  # far below the 300 s the request would otherwise wait
+    finally:
+        server.close()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    (run_dir,) = list(out.iterdir())
+    run = read_run(run_dir)
+    assert run.outcome is not None and (run.outcome.status, run.outcome.reason) == ("stopped", "interrupted")
+    (step,) = read_steps(run_dir)  # the step that was waiting is recorded, with its screenshot
+    assert step.error is not None and step.error.type == "interrupted"
+    assert (run_dir / "step_001.png").is_file()
+
+
 def test_second_ctrl_c_stops_at_once_and_files_stay_whole(tmp_path: Path) -> None:
     proc, run_dir = start_run(tmp_path)
     proc.send_signal(signal.SIGINT)

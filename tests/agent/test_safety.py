@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from screenpilot.agent.actions import Click, Navigate, Point, PressKeys, TypeText
 from screenpilot.agent.errors import ActionFailedError, ConfigError
 from screenpilot.agent.frame import Frame
-from screenpilot.agent.run.interrupts import StopFlag, graceful_interrupts
+from screenpilot.agent.run.interrupts import StopFlag, WaitInterrupted, graceful_interrupts, interruptible_wait
 from screenpilot.agent.run.loop import Agent, LoopLimits
 from screenpilot.agent.run.repeats import RepeatSettings
 from screenpilot.agent.run.trajectory import TrajectoryWriter, new_run_dir
@@ -199,15 +200,25 @@ def test_stop_flag_ends_the_run_after_the_current_action() -> None:
     assert executor.actions == [Click(Point(1, 1))]  # the second action of the step never ran
 
 
-def test_two_stage_sigint() -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_two_stage_stop_and_the_handlers_before_come_back(signum: int) -> None:
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}  # whatever the shell left
     flag = StopFlag()
     with graceful_interrupts(flag, announce=False):
-        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signum)
         assert flag.is_set()
         with pytest.raises(KeyboardInterrupt):
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signum)
             signal.sigtimedwait([], 0.1) if hasattr(signal, "sigtimedwait") else None
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert {s: signal.getsignal(s) for s in before} == before
+
+
+def test_the_first_stop_cuts_an_interruptible_wait_short() -> None:
+    flag = StopFlag()
+    with graceful_interrupts(flag, announce=False), pytest.raises(WaitInterrupted), interruptible_wait():
+        os.kill(os.getpid(), signal.SIGINT)
+        signal.sigtimedwait([], 5) if hasattr(signal, "sigtimedwait") else time.sleep(5)
+    assert flag.is_set()
 
 
 def test_terminal_person_answers_questions() -> None:
