@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
+MAX_SCREEN_SIDE = 8192
+"""The largest width or height of a screen, viewport or virtual display we accept, in pixels (8K and a bit:
+beyond it Chromium's captures and Xvfb's framebuffer stop being practical, and no model reads such a screen)."""
+
 
 @dataclass(frozen=True)
 class Frame:

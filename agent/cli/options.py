@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import typer
 
 from screenpilot.agent.errors import ConfigError
+from screenpilot.agent.frame import MAX_SCREEN_SIDE
 from screenpilot.agent.run.settings import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_MIN_PIXELS,
@@ -60,7 +61,7 @@ action; ``--adb`` alone picks the only device attached)."""
 
 
 def parse_size(text: str | tuple[int, int]) -> tuple[int, int]:
-    """``WIDTHxHEIGHT`` (e.g. ``1280x720``) as a (width, height) pair of positive pixels."""
+    """``WIDTHxHEIGHT`` (e.g. ``1280x720``) as a (width, height) pair of pixels, each 1 to :data:`MAX_SCREEN_SIDE`."""
     if isinstance(text, tuple):
         return text
     try:
@@ -69,6 +70,8 @@ def parse_size(text: str | tuple[int, int]) -> tuple[int, int]:
         raise typer.BadParameter(f"expected WIDTHxHEIGHT such as 1280x720, got {text!r}") from None
     if width < 1 or height < 1:
         raise typer.BadParameter(f"width and height must be positive, got {text!r}")
+    if max(width, height) > MAX_SCREEN_SIDE:
+        raise typer.BadParameter(f"at most {MAX_SCREEN_SIDE} pixels a side, got {text!r}")
     return width, height
 
 
@@ -256,8 +259,9 @@ Target = BrowserTarget | DesktopTarget | PhoneTarget | AdbTarget
 
 
 def target_options(  # noqa: PLR0913 - one parameter per command-line option
-    url: Annotated[str | None, typer.Option(parser=parse_url, help="browser: start page (URL or local file)",
-                                            rich_help_panel=WHERE_PANEL)] = None,
+    url: Annotated[str | None, typer.Option(
+        parser=parse_url, help="browser: start page (URL or local file; default: a blank page)",
+        rich_help_panel=WHERE_PANEL)] = None,
     viewport: Annotated[Any, typer.Option(parser=parse_size, metavar="WxH", help="browser: page size in CSS pixels",
                                           rich_help_panel=WHERE_PANEL)] = DEFAULT_VIEWPORT_TEXT,
     headed: Annotated[bool, typer.Option(help="browser: show the window (default headless)",

@@ -53,6 +53,8 @@ def cmd_run(  # noqa: PLR0913 - one parameter per option or option group
     from screenpilot.agent.run.runner import run_task
 
     start_url = where.url if isinstance(where, BrowserTarget | PhoneTarget) else None
+    if isinstance(where, BrowserTarget | PhoneTarget) and not start_url and not quiet:
+        console.print("[yellow]No --url given: the browser starts on a blank page (about:blank).[/yellow]")
     settings = RunSettings(task=task, model=model.required(), target=where, prompt=prompt, max_steps=max_steps,
                            max_model_errors=max_model_errors, out_dir=out, quiet=quiet, policy=safety.policy,
                            secrets=safety.secret_store(start_url))

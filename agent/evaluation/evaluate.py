@@ -42,7 +42,7 @@ from typing import Any, Literal
 
 from screenpilot.agent.errors import ConfigError, ScreenpilotError
 from screenpilot.agent.evaluation.miniwob import SUITE_PREFIX, MiniWobOptions, parse_suite
-from screenpilot.agent.run.trajectory import read_steps
+from screenpilot.agent.run.trajectory import make_folder, read_steps
 from screenpilot.agent.scenario.file_format import load_scenario, scenario_files
 from screenpilot.agent.scenario.runner import PHASES, EpisodeOptions, EpisodeResult, check_reachable
 from screenpilot.agent.scenario.spec import ScenarioSpec
@@ -387,7 +387,7 @@ def evaluate(settings: EvalSettings, jobs: Sequence[EpisodeJob] | None = None,
     """Run the suite's episodes (``jobs`` from :func:`prepare`, or prepared here) and write
     the result files; returns the results.json content."""
     jobs = prepare(settings) if jobs is None else jobs
-    (settings.out_dir / EPISODES_DIR).mkdir(parents=True, exist_ok=True)
+    make_folder(make_folder(settings.out_dir) / EPISODES_DIR)
     started_at = _iso_now()
     entries = run_jobs(jobs, settings.workers, settings.episode_timeout_s, on_done)
     episodes = [_clean(_relative(e, settings.out_dir)) for e in entries]

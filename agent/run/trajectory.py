@@ -33,7 +33,7 @@ from pydantic import ValidationError
 
 import screenpilot
 from screenpilot.agent.actions import to_json
-from screenpilot.agent.errors import InfrastructureError
+from screenpilot.agent.errors import ConfigError, InfrastructureError
 from screenpilot.agent.run.loop import RunResult, StepRecord
 from screenpilot.agent.run.records import (
     RunRecord,
@@ -51,19 +51,35 @@ RUN_FILE = "run.json"
 STEPS_FILE = "steps.jsonl"
 
 
+def make_folder(folder: Path) -> Path:
+    """Create ``folder`` (and its parents) unless it exists; ConfigError naming it when it cannot be (it is a file,
+    a parent is missing and cannot be made, no permission)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = "it is a file" if folder.is_file() else (exc.strerror or str(exc)).lower()
+        raise ConfigError(f"cannot create the folder {folder}: {reason}; give --out a folder you can write "
+                          "to") from None
+    return folder
+
+
 def new_run_dir(out_dir: Path, task: str, now: Callable[[], datetime] = datetime.now) -> Path:
-    """Create and return a fresh folder ``OUT/YYYYmmdd-HHMMSS-task-slug[-N]``."""
+    """Create and return a fresh folder ``OUT/YYYYmmdd-HHMMSS-task-slug[-N]``; ConfigError when ``out_dir`` cannot
+    hold one (see :func:`make_folder`)."""
     slug = re.sub(r"[^a-z0-9]+", "-", task.lower()).strip("-")[:40] or "run"
     base = f"{now().strftime('%Y%m%d-%H%M%S')}-{slug}"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(out_dir)
     for n in range(1000):
         candidate = out_dir / (base if n == 0 else f"{base}-{n}")
         try:
             candidate.mkdir()
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise ConfigError(f"cannot create a run folder in {out_dir}: {(exc.strerror or str(exc)).lower()}; give "
+                              "--out a folder you can write to") from None
         return candidate
-    raise FileExistsError(f"could not create a new run folder under {out_dir}")
+    raise ConfigError(f"cannot create a run folder in {out_dir}: 1000 folders named {base}* exist already")
 
 
 def library_versions() -> dict[str, str]:

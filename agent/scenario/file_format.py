@@ -45,6 +45,7 @@ from screenpilot.agent.config_files import (
     union_tag,
     validate_file,
 )
+from screenpilot.agent.frame import MAX_SCREEN_SIDE
 from screenpilot.agent.keys import normalize_key, split_chord
 from screenpilot.agent.scenario.spec import (
     DEFAULT_IMAGE_THRESHOLD,
@@ -207,7 +208,8 @@ Regex = Annotated[Text, AfterValidator(_compiles)]
 Seconds = Annotated[float, Field(ge=0, le=600)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
 _SIZE_TEXT = Annotated[str, Field(pattern=r"^\s*\d+\s*[xX]\s*\d+\s*$")]
-Size = Annotated[tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]],
+Side = Annotated[int, Field(ge=1, le=MAX_SCREEN_SIDE)]
+Size = Annotated[tuple[Side, Side],
                  BeforeValidator(_size, json_schema_input_type=_SIZE_TEXT | list[int])]
 Point = Annotated[tuple[Pixels, Pixels],
                   BeforeValidator(list_as_tuple(2, "[x, y] (two integers, screen pixels)"),

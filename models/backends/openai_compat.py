@@ -44,6 +44,7 @@ import io
 import json
 import os
 import random
+import re
 import time
 import urllib.error
 import urllib.request
@@ -63,16 +64,18 @@ ENV_MODEL_NAME = "SCREENPILOT_MODEL_NAME"
 
 MAX_BACKOFF_S = 30.0
 MAX_RETRY_AFTER_S = 60.0
-_ERROR_TEXT_LIMIT = 500
+_ERROR_TEXT_LIMIT = 200
 
 
 class _RetryableError(Exception):
-    """One failed attempt worth repeating; ``retry_after`` in seconds when the server asked."""
+    """One failed attempt worth repeating; ``retry_after`` in seconds when the server asked; ``status`` the HTTP
+    status when the server answered (None: no answer)."""
 
-    def __init__(self, description: str, retry_after: float | None = None) -> None:
+    def __init__(self, description: str, retry_after: float | None = None, status: int | None = None) -> None:
         super().__init__(description)
         self.description = description
         self.retry_after = retry_after
+        self.status = status
 
 
 @dataclass(eq=False)
@@ -180,18 +183,22 @@ class OpenAICompatBackend:
         """The decoded JSON answer; retries as the module doc says, then BackendError."""
         last_error = "no attempt made"
         last_retry_after: float | None = None
+        last_status: int | None = None
         for attempt in range(self.max_retries + 1):
             if attempt:
                 time.sleep(self._wait_s(attempt, last_retry_after))
             try:
                 return self._post_once(body)
             except _RetryableError as exc:
-                last_error, last_retry_after = exc.description, exc.retry_after
+                last_error, last_retry_after, last_status = exc.description, exc.retry_after, exc.status
+        attempts = f"{self.max_retries + 1} attempts"
+        if last_status is not None:  # the server answered, with an error
+            raise BackendError(f"{self.completions_url} answered {last_error} for model {self.model!r} ({attempts}). "
+                               "Check the server's log for the cause")
         raise BackendError(
-            f"no answer from {self.completions_url} for model {self.model!r} after "
-            f"{self.max_retries + 1} attempts (last: {last_error}). Check that the server is running "
-            f"and reachable at {self.base_url}, that it serves {self.model!r}, and that "
-            f"{self.timeout_s:g} s per attempt is enough for it"
+            f"no answer from {self.completions_url} for model {self.model!r} after {attempts} (last: {last_error}). "
+            f"Check that the server is running and reachable at {self.base_url}, that it serves {self.model!r}, and "
+            f"that {self.timeout_s:g} s per attempt is enough for it"
         )
 
     def _wait_s(self, retry: int, retry_after: float | None) -> float:
@@ -233,7 +240,7 @@ class OpenAICompatBackend:
         text = _error_text(exc)
         if exc.code == 429 or exc.code >= 500:
             retry_after = _parse_retry_after(exc.headers.get("Retry-After") if exc.headers else None)
-            return _RetryableError(f"HTTP {exc.code}: {text}", retry_after)
+            return _RetryableError(f"HTTP {exc.code}: {text}", retry_after, exc.code)
         message = f"{self.completions_url} answered HTTP {exc.code} for model {self.model!r}: {text}"
         if exc.code in (400, 404, 422) and "model" in text.lower():
             served = self.served_models()
@@ -340,6 +347,14 @@ def _tool_call_text(call: object) -> str:
     return f'<tool_call>\n{{"name": {name}, "arguments": {arguments_json}}}\n</tool_call>'
 
 
+def _first_line(text: str) -> str:
+    """The first line of a body that is not JSON, with HTML tags dropped (an error page's title or heading), at
+    most ``_ERROR_TEXT_LIMIT`` characters."""
+    plain = re.sub(r"<(script|style)\b.*?</\1>|<[^>]*>", "\n", text, flags=re.IGNORECASE | re.DOTALL)
+    line = next((" ".join(line.split()) for line in plain.splitlines() if line.strip()), "")
+    return line if len(line) <= _ERROR_TEXT_LIMIT else line[:_ERROR_TEXT_LIMIT - 3] + "..."
+
+
 def _error_text(exc: urllib.error.HTTPError) -> str:
     """The server's error message from an OpenAI, vLLM or FastAPI error body, else the raw body."""
     try:
@@ -350,7 +365,7 @@ def _error_text(exc: urllib.error.HTTPError) -> str:
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
-        return text[:_ERROR_TEXT_LIMIT] or str(exc.reason)
+        return _first_line(text) or str(exc.reason)
     if isinstance(data, dict):
         error = data.get("error")
         for candidate in (

@@ -345,7 +345,7 @@ def read_arguments(call: dict[str, Any], dialect: CallDialect) -> dict[str, Any]
         name = call["name"]
         if not isinstance(name, str) or name.strip() != dialect.function_name:
             raise UnknownActionError(
-                f"unknown function {clip(name)}",
+                f"unknown function {clip(name)} (this prompt format's one function is {dialect.function_name})",
                 hint=f'The only function is "{dialect.function_name}"; put the action inside "arguments", '
                 f"e.g. {dialect.example_json}",
             )

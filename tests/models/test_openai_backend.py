@@ -129,8 +129,27 @@ def test_persistent_server_errors_end_in_backend_error(fault_server: StartServer
     message = caught.value.message
     assert f"{server.base_url}/chat/completions" in message
     assert f"'{MODEL}'" in message
-    assert "engine crashed" in message
-    assert "after 3 attempts" in message
+    assert "answered HTTP 500: engine crashed" in message and "(3 attempts)" in message
+    assert "no answer" not in message  # the server did answer, with an error
+
+
+def html_501(handler: BaseHTTPRequestHandler, index: int) -> None:
+    body = ("<!DOCTYPE html>\n<html><head><style>body { color: red }</style><title>501 Not Implemented</title>"
+            "</head><body><h1>Not Implemented</h1>" + "<p>filler</p>" * 500 + "</body></html>").encode()
+    handler.send_response(501)
+    handler.send_header("Content-Type", "text/html")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def test_an_html_error_page_is_named_by_its_first_line_once(fault_server: StartServer) -> None:
+    server = fault_server([html_501])
+    with pytest.raises(BackendError) as caught:
+        backend(server, max_retries=0).complete(make_request((640, 480)))
+    message = caught.value.message
+    assert "answered HTTP 501: 501 Not Implemented for model" in message
+    assert "<" not in message and "filler" not in message and message.count("Not Implemented") == 1
 
 
 def test_hanging_server_times_out_in_bounded_time(fault_server: StartServer) -> None:
