@@ -40,9 +40,12 @@ from __future__ import annotations
 
 import copy
 import gc
+import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from screenpilot.agent.errors import BackendError, ConfigError
 from screenpilot.models.base import DEFAULT_MAX_NEW_TOKENS, Message, ModelReply, ModelRequest, Usage
@@ -241,12 +244,13 @@ class LocalQwenBackend:
         self._torch, transformers = _import_stack(device_map is not None)
         torch_dtype = _resolve_dtype(self._torch, dtype, device_map is not None)
         source = self._check_source()
-        kwargs: dict[str, Any] = {"dtype": torch_dtype}
+        hub: dict[str, Any] = {} if looks_like_path(source) or hub_reachable() else {"local_files_only": True}
+        kwargs: dict[str, Any] = {"dtype": torch_dtype, **hub}
         if device_map is not None:
             kwargs["device_map"] = device_map
         if attn_implementation is not None:
             kwargs["attn_implementation"] = attn_implementation
-        self._processor, self._model = self._load(transformers, source, kwargs)
+        self._processor, self._model = self._load(transformers, source, kwargs, hub)
         self._generation_config = self._make_generation_config()
         self._image_token_id = int(self._processor.image_token_id)
 
@@ -262,12 +266,24 @@ class LocalQwenBackend:
             return str(folder)
         return self.model_id
 
-    def _load(self, transformers: Any, source: str, kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    def _load(self, transformers: Any, source: str, kwargs: dict[str, Any],
+              hub: dict[str, Any]) -> tuple[Any, Any]:
+        """Processor and model from ``source``; ``hub`` holds ``local_files_only`` when the hub cannot be reached,
+        so a missing model fails at once instead of after the hub client's retries."""
         try:
-            model_class = _model_class(transformers, source)
-            processor = transformers.AutoProcessor.from_pretrained(source)
+            model_class = _model_class(transformers, source, hub)
+            processor = transformers.AutoProcessor.from_pretrained(source, **hub)
             model = model_class.from_pretrained(source, **kwargs)
         except (OSError, ValueError) as exc:
+            if hub:
+                from huggingface_hub import constants
+
+                raise ConfigError(
+                    f"cannot load the model {source!r}: the Hugging Face hub ({constants.ENDPOINT}) cannot be reached "
+                    f"and the model is not in the local cache ({constants.HF_HUB_CACHE}). Download it with "
+                    f"`hf download {source}` on a machine that reaches the hub (then copy the cache), or pass a "
+                    "local folder"
+                ) from None
             raise ConfigError(
                 f"cannot load the model {source!r}: {str(exc).rstrip('.')}. A hub id loads only when it is in the "
                 f"local cache or the hub is reachable (HF_HUB_OFFLINE=1 allows the cache only); "
@@ -376,13 +392,31 @@ class LocalQwenBackend:
             self._torch.cuda.empty_cache()
 
 
-def _model_class(transformers: Any, source: str) -> Any:
+def hub_reachable(timeout_s: float = 3.0) -> bool:
+    """Whether the Hugging Face hub's host accepts a connection within ``timeout_s`` seconds. True without asking
+    when offline mode is set (nothing will be fetched anyway) or a proxy is configured (a direct probe says nothing
+    about the proxy)."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE or any(os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY",
+                                                                         "all_proxy")):
+        return True
+    endpoint = urlsplit(constants.ENDPOINT)
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        with socket.create_connection((endpoint.hostname or "", port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def _model_class(transformers: Any, source: str, hub: dict[str, Any]) -> Any:
     """The model class for ``source``'s config ``model_type`` (:data:`MODEL_CLASSES`).
 
     ConfigError for a model type this backend does not load, or one the installed transformers
     lacks (with the upgrade hint); OSError / ValueError from reading the config pass through.
     """
-    model_type = str(transformers.AutoConfig.from_pretrained(source).model_type)
+    model_type = str(transformers.AutoConfig.from_pretrained(source, **hub).model_type)
     name = MODEL_CLASSES.get(model_type)
     if name is None:
         raise ConfigError(

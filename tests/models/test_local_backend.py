@@ -137,6 +137,24 @@ def test_unknown_hub_id_offline_is_a_config_error() -> None:
         LocalQwenBackend("screenpilot-tests/no-such-model")
 
 
+def test_a_hub_id_without_the_hub_fails_at_once_without_retry_noise(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env |= {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HOME": str(tmp_path / "hf")}  # nothing listens; empty cache
+    result = subprocess.run(
+        [sys.executable, "-m", "screenpilot", "run", "x", "--url", "about:blank", "--model", "qwen2.5-vl-7b",
+         "--out", str(tmp_path / "runs")],
+        env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2, result.stderr
+    err = " ".join(result.stderr.split())
+    assert "the Hugging Face hub (http://127.0.0.1:9) cannot be reached and the model is not in the local cache" in err
+    assert "hf download Qwen/Qwen2.5-VL-7B-Instruct" in err
+    assert "Retrying" not in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 3, result.stderr
+
+
 def test_bad_options_are_config_errors(tmp_path: Path) -> None:
     from screenpilot.models.backends.local import LocalQwenBackend
 
