@@ -376,3 +376,6 @@ def safety_options(  # noqa: PLR0913 - one parameter per command-line option
 
 
 SAFETY = OptionGroup(safety_options)
+SECRETS = SAFETY.without("policy", "allow_domain", "block_domain", "allow_file_urls", "allow_private_network",
+                         "confirm", "no_terminal_default", "dry_run")
+"""Only ``--secret`` and ``--secrets-file``: for episodes, whose policy is the scenario's own."""

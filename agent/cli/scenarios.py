@@ -23,7 +23,9 @@ from screenpilot.agent.cli.options import (
     EPISODE_MODEL,
     OUTPUT_PANEL,
     PROMPT,
+    SECRETS,
     ModelOptions,
+    SafetyOptions,
     parse_seconds,
 )
 from screenpilot.agent.errors import ConfigError
@@ -34,10 +36,12 @@ from screenpilot.agent.scenario.file_format import load_scenario, scenario_files
 from screenpilot.agent.scenario.spec import ScenarioError
 
 
-def _episode_options(model: ModelOptions, prompt: PromptSettings, browser: BrowserTarget, out_dir: Path) -> Any:
+def _episode_options(model: ModelOptions, prompt: PromptSettings, browser: BrowserTarget, out_dir: Path,
+                     secrets: SafetyOptions) -> Any:
     from screenpilot.agent.scenario.runner import EpisodeOptions
 
     return EpisodeOptions(model=model.settings(), prompt=prompt, out_dir=out_dir, headed=browser.headed,
+                          secrets=secrets.secret_store(None),
                           executable_path=browser.executable_path, fallback_model=model.fallback)
 
 
@@ -55,7 +59,8 @@ def _checks_table(checks: Any) -> Table:
     return table
 
 
-@command(scenario_app, "run", groups={"model": EPISODE_MODEL, "prompt": PROMPT, "browser": BROWSER.without("viewport")},
+@command(scenario_app, "run", groups={"model": EPISODE_MODEL, "prompt": PROMPT, "browser": BROWSER.without("viewport"),
+                                     "secrets": SECRETS},
          epilog=EPILOG, summary="run one scenario and check its outcome",
          help="Run FILE (a scenario YAML) with its scripted replies, its replay script (steps:) or "
          "--model, then run its checks against the live page or desktop. Without --model the scenario's scripted "
@@ -66,6 +71,7 @@ def cmd_scenario_run(
     model: ModelOptions,
     prompt: PromptSettings,
     browser: BrowserTarget,
+    secrets: SafetyOptions,
     out: Annotated[Path, typer.Option(help="folder for the run folder", rich_help_panel=OUTPUT_PANEL)] = Path("runs"),
     quiet: Annotated[bool, typer.Option(help="print only the outcome and checks",
                                         rich_help_panel=OUTPUT_PANEL)] = False,
@@ -75,7 +81,7 @@ def cmd_scenario_run(
     from screenpilot.agent.scenario.runner import run_scenario
 
     spec = load_scenario(file)
-    options = _episode_options(model, prompt, browser, out)
+    options = _episode_options(model, prompt, browser, out, secrets)
     observers = [] if quiet else [ConsoleObserver(console, spec.budget.max_steps)]
     episode = run_scenario(spec, options, observers)
     console.print(_checks_table(episode.checks))
@@ -192,13 +198,14 @@ def _results_table(results: dict[str, Any]) -> Table:
 
 
 def _eval_settings(  # noqa: PLR0913 - the evaluation's own options
-    suite: str, model: ModelOptions, prompt: PromptSettings, browser: BrowserTarget, out: Path, workers: int,
-    seeds: str | None, episode_timeout: float, max_steps: int | None, miniwob_zoom: int, miniwob_episode_s: float,
+    suite: str, model: ModelOptions, prompt: PromptSettings, browser: BrowserTarget, secrets: SafetyOptions, out: Path,
+    workers: int, seeds: str | None, episode_timeout: float, max_steps: int | None, miniwob_zoom: int,
+    miniwob_episode_s: float,
 ) -> Any:
     from screenpilot.agent.evaluation.evaluate import EvalSettings, parse_seeds
 
     miniwob = MiniWobOptions(episode_s=miniwob_episode_s, zoom=miniwob_zoom or None, viewport=browser.viewport)
-    return EvalSettings(suite=suite, out_dir=out, base=_episode_options(model, prompt, browser, out),
+    return EvalSettings(suite=suite, out_dir=out, base=_episode_options(model, prompt, browser, out, secrets),
                         workers=workers, seeds=parse_seeds(seeds) if seeds else None,
                         episode_timeout_s=episode_timeout, max_steps=max_steps, miniwob=miniwob)
 
@@ -219,7 +226,8 @@ def _calibrate_first(model: ModelOptions, browser: BrowserTarget, settings: Any,
     console.print(f"Calibration: {escape(message)}", soft_wrap=True)
 
 
-@command(app, "eval", groups={"model": EPISODE_MODEL, "prompt": PROMPT, "browser": BROWSER}, epilog=EPILOG,
+@command(app, "eval", groups={"model": EPISODE_MODEL, "prompt": PROMPT, "browser": BROWSER, "secrets": SECRETS},
+         epilog=EPILOG,
          summary="evaluate a model on a suite of scenarios or MiniWoB++ tasks",
          help="Evaluate a model on a suite of scenarios or MiniWoB++ tasks: run every episode of SUITE in parallel "
          "worker processes and write results.json, results.csv and run folders to --out. Without --model the "
@@ -232,6 +240,7 @@ def cmd_eval(  # noqa: PLR0913 - one parameter per option or option group
     model: ModelOptions,
     prompt: PromptSettings,
     browser: BrowserTarget,
+    secrets: SafetyOptions,
     out: Annotated[Path, typer.Option(help="folder for results and run folders", show_default=False,
                                       rich_help_panel=OUTPUT_PANEL)],
     workers: Annotated[int, typer.Option(min=1, help="episodes run at once", rich_help_panel=OUTPUT_PANEL)] = 1,
@@ -257,7 +266,7 @@ def cmd_eval(  # noqa: PLR0913 - one parameter per option or option group
     """Run the episodes, show progress and the results table; exit 0 only when every episode succeeded."""
     from screenpilot.agent.evaluation.evaluate import evaluate, prepare
 
-    settings = _eval_settings(suite, model, prompt, browser, out, workers, seeds, episode_timeout, max_steps,
+    settings = _eval_settings(suite, model, prompt, browser, secrets, out, workers, seeds, episode_timeout, max_steps,
                               miniwob_zoom, miniwob_episode_s)
     jobs = prepare(settings)
     if calibrate:

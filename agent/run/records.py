@@ -142,6 +142,9 @@ class RunRecord(_Record):
     limits: RunLimits | None = None
     policy: dict[str, Any] | None = None
     secrets: list[str] | None = None
+    environment: dict[str, Any] | None = None
+    """How ``screenpilot run`` started the screen, in a scenario file's ``environment`` format (launch commands,
+    virtual display, phone device, start URL)."""
     scenario: ScenarioRef | None = None
     miniwob: dict[str, Any] | None = None
     versions: dict[str, str] = Field(default_factory=dict)

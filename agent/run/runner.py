@@ -9,7 +9,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from screenpilot.agent.errors import ConfigError
 from screenpilot.agent.run.loop import Agent, LoopLimits, Observer, RunResult
@@ -202,7 +202,7 @@ def run_task(
             prompt = build_prompt_format(settings.prompt, executor.kind, settings.model.spec)
             run_dir = new_run_dir(settings.out_dir, settings.task)
             metadata = {**_metadata(settings, model, prompt, executor), "policy": policy.describe(),
-                        "secrets": settings.secrets.names}
+                        "secrets": settings.secrets.names, "environment": environment_of(settings.target)}
             writer = TrajectoryWriter(run_dir, metadata, redact=settings.secrets.redact)
             agent = Agent(
                 model=model,
@@ -219,6 +219,22 @@ def run_task(
             return RunOutcome(agent.run(task), run_dir)
     finally:
         model.close()
+
+
+def environment_of(target: BrowserTarget | DesktopTarget | PhoneTarget | AdbTarget) -> dict[str, Any] | None:
+    """How the run's screen was started, in a scenario file's ``environment`` format (so ``screenpilot script`` can
+    start the replay the same way); None for a device over adb, which a scenario cannot start."""
+    if isinstance(target, BrowserTarget):
+        width, height = target.viewport
+        return {"browser": {"url": target.url or "about:blank", "viewport": f"{width}x{height}"}}
+    if isinstance(target, PhoneTarget):
+        return {"browser": {"url": target.url or "about:blank", "phone": target.device}}
+    if isinstance(target, DesktopTarget):
+        desktop: dict[str, Any] = {"launch": list(target.launch)}
+        if target.virtual_display is not None:
+            desktop["virtual_display"] = "{}x{}".format(*target.virtual_display)
+        return {"desktop": desktop}
+    return None
 
 
 def _metadata(

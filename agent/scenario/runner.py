@@ -34,6 +34,7 @@ from screenpilot.agent.run.loop import Agent, EndCondition, LoopLimits, Observer
 from screenpilot.agent.run.runner import build_prompt_format
 from screenpilot.agent.run.settings import BrowserTarget, ModelSettings, PhoneTarget, PromptSettings, RunSettings
 from screenpilot.agent.run.trajectory import TrajectoryWriter, new_run_dir, read_steps
+from screenpilot.agent.safety.secrets import PLACEHOLDER, SecretStore
 from screenpilot.agent.scenario.checks import CheckContext, CheckResult, run_checks
 from screenpilot.agent.scenario.site_server import SiteServer
 from screenpilot.agent.scenario.spec import (
@@ -45,6 +46,7 @@ from screenpilot.agent.scenario.spec import (
     ScenarioError,
     ScenarioSpec,
     SetupStep,
+    TypeStep,
     WaitStep,
 )
 from screenpilot.models.base import ModelBackend, PromptFormat
@@ -214,6 +216,9 @@ class EpisodeOptions:
     seed: int | None = None
     run_dir: Path | None = None
     fallback_model: ModelSettings | None = None
+    secrets: SecretStore = field(default_factory=lambda: SecretStore([]))
+    """Secrets typed as ``{{NAME}}`` (a replay script that types one needs it here); their values are painted over
+    in screenshots and redacted from the run folder."""
 
 
 def make_run_dir(options: EpisodeOptions, name: str) -> Path:
@@ -308,7 +313,7 @@ def open_environment(
             target = PhoneTarget(device=env.phone, url=start_url, headed=options.headed,
                                  executable_path=options.executable_path)
         policy = unattended_policy(start_url, "browser")
-        yield stack.enter_context(open_executor(target, policy)), start_url, base_url
+        yield stack.enter_context(open_executor(target, policy, options.secrets.values)), start_url, base_url
 
 
 # --- the episode ---------------------------------------------------------------------------------
@@ -395,6 +400,7 @@ def run_scenario(
     the loop runs, failures end up in the result, not as exceptions.
     """
     options = options or EpisodeOptions()
+    _check_secrets(spec, options.secrets)
     started = time.monotonic()
     replaying = options.model is None and spec.steps is not None
     model = None if replaying else build_episode_model(options.model, spec.replies,
@@ -411,18 +417,32 @@ def run_scenario(
             driver = _episode_driver(spec, options, model, executor, run_dir, (start_url, base_url))
             if model is None:
                 closing.callback(driver.model.close)
-            writer = TrajectoryWriter(run_dir, _metadata(spec, driver.model, driver.prompt, executor, options))
+            writer = TrajectoryWriter(run_dir, {**_metadata(spec, driver.model, driver.prompt, executor, options),
+                                                "secrets": options.secrets.names}, redact=options.secrets.redact)
             agent = Agent(model=driver.model, prompt=driver.prompt, executor=executor,
                           observers=[writer, *driver.observers, *observers],
                           policy=unattended_policy(start_url, executor.kind),
                           limits=LoopLimits(max_steps=spec.budget.max_steps),
-                          end_when=first_of(driver.end_when, deadline(spec.budget.time_limit_s)))
-            result = agent.run(spec.instruction)
+                          end_when=first_of(driver.end_when, deadline(spec.budget.time_limit_s)),
+                          secrets=options.secrets or None)
+            note = options.secrets.prompt_note() if options.secrets and model is not None else ""
+            result = agent.run(spec.instruction + note)
             context = CheckContext(page=executor.page if isinstance(executor, ShowsPage) else None,
                                    screenshot=lambda: executor.screenshot().image, answer=result.answer,
                                    workdir=workdir, display_env=_display_env(executor))
             checks = run_checks(spec.checks, context)
     return _episode_result(spec, options, result, checks, run_dir, time.monotonic() - started)
+
+
+def _check_secrets(spec: ScenarioSpec, secrets: SecretStore) -> None:
+    """ScenarioError naming the first replay step that types a secret ``secrets`` lacks (before anything starts)."""
+    for index, step in enumerate(spec.steps or ()):
+        if isinstance(step.action, TypeStep):
+            for name in PLACEHOLDER.findall(step.action.text):
+                if name not in secrets.names:
+                    raise ScenarioError(spec.source, f"steps[{index}].type",
+                                        f"types the secret {{{{{name}}}}}, which was not given: pass --secret {name} "
+                                        f"(its value read from ${name}) or --secrets-file FILE")
 
 
 def _episode_result(spec: ScenarioSpec, options: EpisodeOptions, result: RunResult, checks: list[CheckResult],

@@ -15,8 +15,11 @@ left out):
 
 When the run came from a scenario (``run.json`` records its source file), the script copies
 its instruction, environment, setup, budget and checks (relative paths made absolute), so the
-script checks the same outcome. Otherwise it starts from the first step's URL and checks the
-final answer, the final page path, or (desktop) a crop of the final screen.
+script checks the same outcome. Otherwise it starts the screen the way ``run.json`` says the
+run did (``environment``: start URL and viewport, phone device, desktop launch commands and
+virtual display; older runs: the first step's URL) and checks the final answer, the final page
+path, or (desktop) a crop of the final screen. Secrets stay placeholders (``type: '{{NAME}}'``):
+the replay needs ``--secret NAME`` and refuses to start without it.
 """
 
 from __future__ import annotations
@@ -274,8 +277,13 @@ def _plain_scenario(run: RunRecord, steps: Sequence[StepLine], writer: _Writer,
     executor = run.executor or {}
     first = steps[0]
     size = first.screen_size or (1280, 720)
-    if executor.get("kind") == "desktop":
-        environment: dict[str, Any] = {"desktop": {"virtual_display": f"{size[0]}x{size[1]}"}}
+    recorded = run.environment or {}
+    if "desktop" in recorded:
+        environment: dict[str, Any] = {"desktop": {"virtual_display": f"{size[0]}x{size[1]}", **recorded["desktop"]}}
+    elif "browser" in recorded:
+        environment = {"browser": dict(recorded["browser"])}
+    elif executor.get("kind") == "desktop":
+        environment = {"desktop": {"virtual_display": f"{size[0]}x{size[1]}"}}
         writer.result.warnings.append("the run did not record how its desktop applications were started; add "
                                       "environment.desktop.launch commands")
     else:

@@ -275,6 +275,41 @@ def test_a_secret_the_page_echoes_reaches_neither_the_model_nor_the_saved_screen
         assert value.encode() not in path.read_bytes(), path  # the title "Welcome back, <value>" is redacted
 
 
+def test_a_run_that_typed_a_secret_replays_only_with_the_secret(tmp_path: Path) -> None:
+    value = "s3cr3t-Value-42"
+    env = {**os.environ, "CODE": value}
+    page = ROOT / "tests" / "pages" / "secret_echo.html"
+    replies = tmp_path / "replies.json"
+    replies.write_text(json.dumps([click_reply(150, 136), call(action="type", text="{{CODE}}"),
+                                   call(action="terminate", status="success")]), encoding="utf-8")
+    first = subprocess.run([sys.executable, "-m", "screenpilot", "run", "Type the code", "--url", str(page), "--model",
+                            f"scripted:{replies}", "--secret", "CODE", "--out", str(tmp_path / "runs")],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert first.returncode == 0, first.stderr
+    run_dir = only_run(tmp_path / "runs")
+    assert read_run(run_dir).environment == {"browser": {"url": page.as_uri(), "viewport": "1280x720"}}
+    script = tmp_path / "replay.yaml"
+    assert main(["script", str(run_dir), "--out", str(script)]) == 0
+    text = script.read_text(encoding="utf-8")
+    assert "type: '{{CODE}}'" in text and value not in text
+    # the typed value must be the secret's 15 characters, not the 8 of its placeholder
+    script.write_text(text.replace("checks:\n", "checks:\n- name: the secret was typed\n"
+                                   "  js: document.querySelector('#field').value.length\n  equals: 15\n", 1),
+                      encoding="utf-8")
+    without = subprocess.run([sys.executable, "-m", "screenpilot", "scenario", "run", str(script), "--out",
+                              str(tmp_path / "replays")], cwd=ROOT, env=env, capture_output=True, text=True,
+                             timeout=120, stdin=subprocess.DEVNULL)
+    assert without.returncode == 2 and "types the secret {{CODE}}, which was not given: pass --secret CODE" in \
+        " ".join(without.stderr.split())
+    replay = subprocess.run([sys.executable, "-m", "screenpilot", "scenario", "run", str(script), "--secret", "CODE",
+                             "--out", str(tmp_path / "replays"), "--quiet"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert replay.returncode == 0, replay.stderr
+    assert "the secret was typed" in replay.stderr and "SUCCESS" in replay.stderr
+    for path in (tmp_path / "replays").rglob("*"):
+        assert path.is_dir() or value.encode() not in path.read_bytes(), path
+
+
 def test_secret_is_refused_on_another_domain(safety_site: SiteState) -> None:
     store = SecretStore([Secret("LOGIN_PASSWORD", "xyz-123", ("example.org",))])
     replies = [click_reply(250, 198), call(action="type", text="{{LOGIN_PASSWORD}}"),

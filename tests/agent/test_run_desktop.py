@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 
 from screenpilot.agent.run.trajectory import read_run, read_steps
+from screenpilot.agent.scenario.file_format import load_scenario
+from screenpilot.agent.scenario.script import script_from_run
+from screenpilot.agent.scenario.spec import DesktopEnvironment
 
 from .test_loop import call
 
@@ -41,3 +44,10 @@ def test_cli_types_a_command_into_xterm_that_creates_a_file(tmp_path: Path) -> N
     steps = read_steps(run_dir)
     assert steps[0].screen_size == (1280, 720)
     assert steps[1].actions_screen == [{"kind": "TypeText", "text": command}]
+    # the replay script starts the desktop the way the run did
+    assert run.environment == {"desktop": {"launch": ["xterm -geometry 100x30+0+0 -e sh"],
+                                           "virtual_display": "1280x720"}}
+    script = tmp_path / "replay.yaml"
+    script_from_run(run_dir, script)
+    environment = load_scenario(script).environment
+    assert environment == DesktopEnvironment(launch=("xterm -geometry 100x30+0+0 -e sh",), virtual_display=(1280, 720))
