@@ -78,18 +78,23 @@ class FaultServer:
     base_url: str = ""
 
 
-def send_json(
-    handler: BaseHTTPRequestHandler, status: int, body: object, headers: dict[str, str] | None = None
-) -> None:
-    """Write a complete JSON response."""
-    data = json.dumps(body).encode()
+def send_body(handler: BaseHTTPRequestHandler, status: int, data: bytes, content_type: str,
+              headers: dict[str, str] | None = None) -> None:
+    """Write a complete response of ``data`` bytes."""
     handler.send_response(status)
-    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Type", content_type)
     handler.send_header("Content-Length", str(len(data)))
     for name, value in (headers or {}).items():
         handler.send_header(name, value)
     handler.end_headers()
     handler.wfile.write(data)
+
+
+def send_json(
+    handler: BaseHTTPRequestHandler, status: int, body: object, headers: dict[str, str] | None = None
+) -> None:
+    """Write a complete JSON response."""
+    send_body(handler, status, json.dumps(body).encode(), "application/json", headers)
 
 
 def completion(content: str | None = "ok", tool_calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:

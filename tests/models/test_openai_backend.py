@@ -17,7 +17,7 @@ from PIL import Image
 from screenpilot.agent.errors import BackendError, ConfigError
 from screenpilot.models.backends.openai_compat import OpenAICompatBackend, from_env
 
-from .conftest import FaultServer, completion, make_request, send_json
+from .conftest import FaultServer, completion, make_request, send_body, send_json
 
 StartServer = Callable[..., FaultServer]
 MODEL = "qwen-test"
@@ -136,11 +136,7 @@ def test_persistent_server_errors_end_in_backend_error(fault_server: StartServer
 def html_501(handler: BaseHTTPRequestHandler, index: int) -> None:
     body = ("<!DOCTYPE html>\n<html><head><style>body { color: red }</style><title>501 Not Implemented</title>"
             "</head><body><h1>Not Implemented</h1>" + "<p>filler</p>" * 500 + "</body></html>").encode()
-    handler.send_response(501)
-    handler.send_header("Content-Type", "text/html")
-    handler.send_header("Content-Length", str(len(body)))
-    handler.end_headers()
-    handler.wfile.write(body)
+    send_body(handler, 501, body, "text/html")
 
 
 def test_an_html_error_page_is_named_by_its_first_line_once(fault_server: StartServer) -> None:
@@ -298,12 +294,7 @@ def test_from_env() -> None:
 
 
 def send_garbage(handler: Any, index: int) -> None:
-    body = b"\x00\xffnot json at all<html>"
-    handler.send_response(200)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(body)))
-    handler.end_headers()
-    handler.wfile.write(body)
+    send_body(handler, 200, b"\x00\xffnot json at all<html>", "application/json")
 
 
 def test_garbage_body_is_a_clear_backend_error(fault_server: StartServer) -> None:
