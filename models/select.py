@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 from screenpilot.agent.errors import ConfigError
-from screenpilot.models.base import DEFAULT_MAX_NEW_TOKENS, ModelBackend
+from screenpilot.models.base import DEFAULT_MAX_NEW_TOKENS, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S, ModelBackend
 
 ALIASES: dict[str, str] = {
     "qwen2.5-vl": "Qwen/Qwen2.5-VL-7B-Instruct",
@@ -81,8 +81,8 @@ class OpenAIOptions:
 
     image_format: Literal["png", "jpeg"] = "png"
     jpeg_quality: int = 90
-    timeout_s: float = 60.0
-    max_retries: int = 3
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    max_retries: int = DEFAULT_MAX_RETRIES
     backoff_base_s: float = 0.5
     max_tokens: int = DEFAULT_MAX_NEW_TOKENS
     temperature: float = 0.0

@@ -203,9 +203,10 @@ def model_options(  # noqa: PLR0913 - one parameter per command-line option
         help="local backend: attention kernel", rich_help_panel=MODEL_PANEL)] = None,
     image_format: Annotated[Literal["png", "jpeg"], typer.Option(
         help="HTTP backend: how screenshots are encoded", rich_help_panel=MODEL_PANEL)] = "png",
-    timeout: Annotated[float, typer.Option(parser=parse_seconds, help="HTTP backend: seconds per request",
+    timeout: Annotated[float, typer.Option(parser=parse_seconds, help="HTTP backend: seconds per attempt of a request",
                                            rich_help_panel=MODEL_PANEL)] = ModelSettings.timeout_s,
-    retries: Annotated[int, typer.Option(min=0, help="HTTP backend: retries on errors 429/5xx",
+    retries: Annotated[int, typer.Option(min=0, help="HTTP backend: attempts repeated after a timeout, a lost "
+                                         "connection or errors 429/5xx",
                                          rich_help_panel=MODEL_PANEL)] = ModelSettings.max_retries,
     fallback_model: Annotated[str | None, typer.Option(
         metavar="SPEC", help="replay scripts (steps:): a model (same forms as --model, same --api-base) that does a "

@@ -10,7 +10,7 @@ from screenpilot.agent.run.loop import DEFAULT_MAX_STEPS
 from screenpilot.agent.safety.gate import PolicyConfig
 from screenpilot.agent.safety.secrets import SecretStore
 from screenpilot.models import resize
-from screenpilot.models.base import DEFAULT_MAX_NEW_TOKENS
+from screenpilot.models.base import DEFAULT_MAX_NEW_TOKENS, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_S
 from screenpilot.tools.web import DEFAULT_PHONE, DEFAULT_VIEWPORT
 
 DEFAULT_MIN_PIXELS: int = resize.MIN_PIXELS
@@ -36,8 +36,8 @@ class ModelSettings:
     dtype: str = "auto"
     attn_implementation: str | None = None
     image_format: str = "png"
-    timeout_s: float = 120.0
-    max_retries: int = 3
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    max_retries: int = DEFAULT_MAX_RETRIES
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,15 @@ from typing import Any, Literal
 from PIL import Image
 
 from screenpilot.agent.errors import BackendError, ConfigError
-from screenpilot.models.base import DEFAULT_MAX_NEW_TOKENS, Message, ModelReply, ModelRequest, Usage
+from screenpilot.models.base import (
+    DEFAULT_MAX_NEW_TOKENS,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT_S,
+    Message,
+    ModelReply,
+    ModelRequest,
+    Usage,
+)
 
 ENV_API_BASE = "SCREENPILOT_API_BASE"
 ENV_API_KEY = "SCREENPILOT_API_KEY"
@@ -98,8 +106,8 @@ class OpenAICompatBackend:
     api_key: str | None = field(default=None, repr=False)
     image_format: Literal["png", "jpeg"] = "png"
     jpeg_quality: int = 90
-    timeout_s: float = 60.0
-    max_retries: int = 3
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    max_retries: int = DEFAULT_MAX_RETRIES
     backoff_base_s: float = 0.5
     max_tokens: int = DEFAULT_MAX_NEW_TOKENS
     temperature: float = 0.0
@@ -198,7 +206,8 @@ class OpenAICompatBackend:
         raise BackendError(
             f"no answer from {self.completions_url} for model {self.model!r} after {attempts} (last: {last_error}). "
             f"Check that the server is running and reachable at {self.base_url}, that it serves {self.model!r}, and "
-            f"that {self.timeout_s:g} s per attempt is enough for it"
+            f"that {self.timeout_s:g} s per attempt is enough for it (raise it with --timeout, the attempts with "
+            "--retries)"
         )
 
     def _wait_s(self, retry: int, retry_after: float | None) -> float:

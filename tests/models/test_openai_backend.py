@@ -302,3 +302,15 @@ def test_garbage_body_is_a_clear_backend_error(fault_server: StartServer) -> Non
     with pytest.raises(BackendError) as info:
         backend(server).complete(make_request((640, 480)))
     assert server.base_url.split("/v1")[0].removeprefix("http://") in info.value.message
+
+
+def test_defaults_bound_a_silent_server_to_about_a_minute_everywhere() -> None:
+    from screenpilot.agent.run.settings import ModelSettings
+    from screenpilot.models.select import OpenAIOptions
+
+    http = OpenAICompatBackend("http://127.0.0.1:9/v1", MODEL)
+    assert (ModelSettings("x").timeout_s, ModelSettings("x").max_retries) == (http.timeout_s, http.max_retries)
+    assert (OpenAIOptions().timeout_s, OpenAIOptions().max_retries) == (http.timeout_s, http.max_retries)
+    backoff = sum(http.backoff_base_s * 2 ** (retry - 1) for retry in range(1, http.max_retries + 1))
+    worst_case_s = http.timeout_s * (http.max_retries + 1) + backoff
+    assert 50 <= worst_case_s <= 70, worst_case_s  # the README promises about a minute
