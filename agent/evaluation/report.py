@@ -266,7 +266,8 @@ def _charts(data: EvalData) -> str:
 def _header(data: EvalData) -> str:
     results = data.results
     tokens = _values(data.episodes, "tokens")
-    facts = [("Suite", results.get("suite")), ("Model", results.get("model") or "unknown"),
+    model = results.get("model") or "none: scripted replies or replay scripts"
+    facts = [("Suite", results.get("suite")), ("Model", model),
              ("Started", results.get("started_at")), ("Ended", results.get("ended_at")),
              ("Episodes", data.overall.episodes), ("Total wall time", seconds(sum(_values(data.episodes, "wall_s")))),
              ("Tokens", f"{int(sum(tokens)):,}" if tokens else "not reported"), ("Folder", data.eval_dir)]

@@ -389,16 +389,23 @@ def _tokens_html(step: StepLine) -> str:
     return f'<p class="tokens">{" · ".join(parts)}</p>'
 
 
-def _error_html(step: StepLine) -> str:
+def is_replay(run: RunRecord | None) -> bool:
+    """Whether the run was a replay script played without a model (run.json's model is the replay)."""
+    return run is not None and isinstance(run.model, dict) and run.model.get("backend") == "replay"
+
+
+def _error_html(step: StepLine, replay: bool) -> str:
+    """The step's error and feedback; a replay's are the script's, not a model's."""
     error = step.error
     out = ""
     if error is not None:
+        family = "replay" if replay and error.family == "model" else f"{error.family} error"
         hint = f'<div class="hint"><strong>Hint:</strong> {esc(error.hint)}</div>' if error.hint else ""
         out += (f'<div class="error-box family-{esc(error.family)}"><strong>{esc(error.type)}</strong>'
-                f' <span class="muted">({esc(error.family)} error)</span>: <span class="error-message">'
+                f' <span class="muted">({esc(family)})</span>: <span class="error-message">'
                 f'{esc(error.message)}</span>{hint}</div>')
     if step.feedback:
-        out += f'<p><strong>Feedback to the model:</strong> {esc(step.feedback)}</p>'
+        out += f'<p><strong>{"Replay note" if replay else "Feedback to the model"}:</strong> {esc(step.feedback)}</p>'
     return out
 
 
@@ -456,7 +463,8 @@ def _step_html(data: RunData, step: StepLine, longest: float, sink: _ImageSink) 
         f'<section class="card step" id="step-{index}" data-index="{index}">'
         f'<h2>Step {index} · {esc(title)}<span class="when">{esc(_when(step))}</span></h2>'
         f'<div class="columns"><div>{_figure_html(data, step, sink)}</div>'
-        f'<div><h3>Model reply</h3>{_reply_html(step)}{_error_html(step)}'
+        f'<div><h3>{"Replay step" if is_replay(data.run) else "Model reply"}</h3>{_reply_html(step)}'
+        f'{_error_html(step, is_replay(data.run))}'
         f"<h3>Actions</h3>{_action_rows(step)}<h3>Timings</h3>{timing_bar(step.timings, longest)}"
         f"<h3>Tokens and image</h3>{_tokens_html(step)}</div></div></section>"
     )

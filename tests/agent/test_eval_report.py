@@ -56,6 +56,16 @@ def test_eval_page_has_one_row_per_task_with_rates(evals: tuple[Path, Path], tmp
     assert math.isclose(float(overall["data-success-rate"]), 5 / 7, abs_tol=1e-5)
     assert "71.4% (5/7)" in page.text and "95 % CI" in page.text
     assert "script" not in page.tags()
+    assert "model-a" in page.text
+
+
+def test_an_evaluation_without_a_model_says_so(evals: tuple[Path, Path], tmp_path: Path) -> None:
+    eval_dir = tmp_path / "eval"
+    shutil.copytree(evals[0], eval_dir)
+    results = json.loads((eval_dir / "results.json").read_text(encoding="utf-8"))
+    (eval_dir / "results.json").write_text(json.dumps({**results, "model": None}), encoding="utf-8")
+    html = write_eval_report(eval_dir).read_text(encoding="utf-8")
+    assert "<dt>Model</dt><dd>none: scripted replies or replay scripts</dd>" in html
 
 
 def test_eval_page_links_to_a_report_per_episode(evals: tuple[Path, Path], tmp_path: Path) -> None:

@@ -137,6 +137,17 @@ def test_report_renders_in_chromium(browser_run_dir: Path, tmp_path: Path) -> No
     assert all(Image.open(shot).size == (1280, 900) for shot in shots)
 
 
+def test_a_replay_is_labelled_as_a_replay_not_as_a_model(browser_run_dir: Path, tmp_path: Path) -> None:
+    run_dir = _copy(browser_run_dir, tmp_path)
+    model_page = parse_page(write_run_report(run_dir)).text
+    assert "Feedback to the model" in model_page and "(model error)" in model_page
+    run = read_run(run_dir).model_copy(update={"model": {"backend": "replay", "source": "flow.yaml", "steps": 5}})
+    (run_dir / "run.json").write_text(json.dumps(dump_record(run)))
+    page = parse_page(write_run_report(run_dir)).text
+    assert "Feedback to the model" not in page and "(model error)" not in page and "Model reply" not in page
+    assert "Replay step" in page and "(replay)" in page
+
+
 def test_torn_and_unfinished_run_still_renders(browser_run_dir: Path, tmp_path: Path) -> None:
     run_dir = _copy(browser_run_dir, tmp_path)
     run = read_run(run_dir).model_copy(update={"outcome": None, "ended_at": None})
