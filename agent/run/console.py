@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from rich.console import Console
+from rich.live import Live
 from rich.markup import escape
+from rich.text import Text
 
 from screenpilot.agent.actions import describe
 from screenpilot.agent.run.loop import RunResult, StepRecord
@@ -11,8 +17,20 @@ from screenpilot.agent.run.loop import RunResult, StepRecord
 _STATUS_STYLE = {"success": "bold green", "failure": "bold yellow", "error": "bold red", "stopped": "bold magenta"}
 
 
+class _Waiting:
+    """``step N: waiting for the model, 12 s``: rendered anew at each refresh of a Live display."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.started = time.monotonic()
+
+    def __rich__(self) -> Text:
+        return Text(f"step {self.index}: waiting for the model, {time.monotonic() - self.started:.0f} s", style="dim")
+
+
 class ConsoleObserver:
-    """Prints one line per step (action, timings, errors) and the outcome, with rich."""
+    """Prints one line per step (action, timings, errors) and the outcome, with rich; on a terminal, a line counting
+    the seconds while the model is waited for (gone once the reply is in)."""
 
     def __init__(self, console: Console | None = None, max_steps: int | None = None) -> None:
         self.console = console or Console(stderr=True, highlight=False, soft_wrap=True)
@@ -21,6 +39,15 @@ class ConsoleObserver:
     def on_start(self, task: str) -> None:
         """Print the task."""
         self.console.print(f"[bold]Task:[/bold] {escape(task)}")
+
+    @contextmanager
+    def model_call(self, index: int) -> Iterator[None]:
+        """While the model answers step ``index``: the live waiting line (terminals only)."""
+        if not self.console.is_terminal:
+            yield
+            return
+        with Live(_Waiting(index), console=self.console, refresh_per_second=4, transient=True):
+            yield
 
     def on_step(self, step: StepRecord) -> None:
         """Print the step's actions, timings and any error."""

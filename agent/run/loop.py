@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field, replace
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from PIL import Image
 
@@ -113,6 +114,15 @@ class Observer(Protocol):
     def on_step(self, step: StepRecord) -> None: ...
 
     def on_end(self, result: RunResult) -> None: ...
+
+
+@runtime_checkable
+class WatchesModelCalls(Protocol):
+    """An observer that also wants to know while the model is being waited for (e.g. to show the time passing)."""
+
+    def model_call(self, index: int) -> AbstractContextManager[None]:
+        """A context entered for the model call of step ``index`` and left when the reply (or an error) is in."""
+        ...
 
 
 EndCondition = Callable[[StepRecord], "RunResult | None"]
@@ -225,8 +235,12 @@ class Agent:
     def _decide(self, step: StepRecord, task: str, history: list[Turn], feedback: str | None) -> None:
         request = self.prompt.build_request(task, history, step.model_image, feedback)
         t0 = time.perf_counter()
-        with interruptible_wait():
-            step.reply = self.model.complete(request)
+        with ExitStack() as watching:
+            for observer in self.observers:
+                if isinstance(observer, WatchesModelCalls):
+                    watching.enter_context(observer.model_call(step.index))
+            with interruptible_wait():
+                step.reply = self.model.complete(request)
         step.timings["model"] = time.perf_counter() - t0
         step.model_actions = tuple(self.prompt.parse(step.reply.text, step.model_size))
         step.screen_actions = tuple(

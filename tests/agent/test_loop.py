@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -183,3 +184,36 @@ def test_terminate_is_never_sent_to_the_executor() -> None:
     agent, _, executor, _ = make_agent([call(action="terminate", status="success")])
     agent.run("task")
     assert not any(isinstance(a, Terminate) for a in executor.actions)
+
+
+class SlowModel(ScriptedModel):
+    """Scripted replies that take ``seconds`` each, like a model thinking."""
+
+    def __init__(self, replies: list[str], seconds: float) -> None:
+        super().__init__(replies)
+        self.seconds = seconds
+
+    def complete(self, request):  # type: ignore[no-untyped-def]
+        import time
+
+        time.sleep(self.seconds)
+        return super().complete(request)
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_a_terminal_shows_the_wait_for_the_model_and_a_log_does_not(terminal: bool) -> None:
+    import io
+
+    from rich.console import Console
+
+    from screenpilot.agent.run.console import ConsoleObserver
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=terminal, width=100)
+    model = SlowModel([call(action="terminate", status="success")], seconds=0.8)
+    agent = Agent(model=model, prompt=Qwen25Format(), executor=RecordingExecutor((1280, 720)),
+                  observers=[ConsoleObserver(console, 5)])
+    assert agent.run("wait").status == "success"
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())  # without colours and cursor moves
+    assert ("step 1: waiting for the model, 0 s" in shown) is terminal
+    assert "step 1/5" in shown and "terminate success" in shown
