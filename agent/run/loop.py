@@ -17,9 +17,10 @@ from typing import Literal, Protocol, runtime_checkable
 
 from PIL import Image
 
-from screenpilot.agent.actions import Action, AskUser, Terminate, Wait
+from screenpilot.agent.actions import Action, AskUser, Terminate, TypeText, Wait
 from screenpilot.agent.errors import (
     InfrastructureError,
+    InvalidArgumentError,
     ModelError,
     ScreenpilotError,
     ScriptExhausted,
@@ -42,11 +43,15 @@ DEFAULT_MAX_STEPS = 30
 
 @dataclass(frozen=True)
 class LoopLimits:
-    """Budgets of one run: steps (model calls) and consecutive unusable replies."""
+    """Budgets of one run: steps (model calls), consecutive unusable replies, and what one reply may ask for: at most
+    ``max_actions_per_reply`` actions and ``max_type_chars`` characters per typed text (a reply asking for more is
+    refused as a model error with a hint, instead of pinning the run)."""
 
     max_steps: int = DEFAULT_MAX_STEPS
     max_consecutive_model_errors: int = 3
     repeats: RepeatSettings = field(default_factory=RepeatSettings)
+    max_actions_per_reply: int = 10
+    max_type_chars: int = 5000
 
 
 @dataclass(frozen=True)
@@ -243,9 +248,24 @@ class Agent:
                 step.reply = self.model.complete(request)
         step.timings["model"] = time.perf_counter() - t0
         step.model_actions = tuple(self.prompt.parse(step.reply.text, step.model_size))
+        self._check_size(step.model_actions)
         step.screen_actions = tuple(
             self.prompt.to_screen(a, step.model_size, step.frame.size) for a in step.model_actions
         )
+
+    def _check_size(self, actions: Sequence[Action]) -> None:
+        """InvalidArgumentError when one reply asks for more than :class:`LoopLimits` allows."""
+        limits = self.limits
+        if len(actions) > limits.max_actions_per_reply:
+            raise InvalidArgumentError(
+                f"{len(actions)} actions in one reply; at most {limits.max_actions_per_reply} are carried out",
+                hint=f"Give at most {limits.max_actions_per_reply} actions per reply, then look at the screen again.")
+        for action in actions:
+            if isinstance(action, TypeText) and len(action.text) > limits.max_type_chars:
+                raise InvalidArgumentError(
+                    f"a type action of {len(action.text)} characters; at most {limits.max_type_chars} are typed at "
+                    "once", hint=f"Type at most {limits.max_type_chars} characters per action; split longer text "
+                    "over several steps.")
 
     def _act(self, step: StepRecord) -> None:
         """Check and carry out the step's actions in order; notes go to ``step.feedback``."""

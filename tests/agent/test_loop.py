@@ -217,3 +217,15 @@ def test_a_terminal_shows_the_wait_for_the_model_and_a_log_does_not(terminal: bo
     shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())  # without colours and cursor moves
     assert ("step 1: waiting for the model, 0 s" in shown) is terminal
     assert "step 1/5" in shown and "terminate success" in shown
+
+
+def test_a_reply_asking_for_too_much_is_refused_with_a_hint_and_nothing_runs() -> None:
+    huge = call(action="type", text="x" * 200_000)
+    many = "".join(call(action="left_click", coordinate=[10, 10]) for _ in range(50))
+    agent, _, executor, observer = make_agent([huge, many, call(action="terminate", status="success")])
+    assert agent.run("type a lot").status == "success"
+    first, second = observer.steps[0], observer.steps[1]
+    assert first.error is not None and first.error.type == "InvalidArgumentError"
+    assert "200000 characters; at most 5000" in first.error.message and "split longer text" in (first.feedback or "")
+    assert second.error is not None and "50 actions in one reply; at most 10" in second.error.message
+    assert executor.actions == []  # neither the text nor any of the 50 clicks was carried out
