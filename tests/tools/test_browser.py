@@ -347,6 +347,19 @@ def test_type_text_newlines_press_enter(open_page: Callable[[str], BrowserExecut
     assert js(executor, "window.submitted") == "query"
 
 
+def test_long_lines_are_typed_in_bulk_with_a_last_key_and_short_ones_key_by_key(
+        open_page: Callable[[str], BrowserExecutor]) -> None:
+    executor = open_page("browser_controls")
+    executor.page.evaluate("() => { window.keydowns = 0; "
+                           "document.addEventListener('keydown', () => window.keydowns++, true); }")
+    executor.execute(Click(centre(executor, "#area")))
+    long_line = "bulk " * 1000  # 5,000 characters, over BULK_TYPE_CHARS
+    executor.execute(TypeText(long_line + "\nshort"))
+    assert executor.page.input_value("#area") == long_line + "\nshort"
+    # the long line: one key for its last character; then Enter and the five keys of "short"
+    assert js(executor, "window.keydowns") == 1 + 1 + 5
+
+
 def test_press_keys_select_all_and_delete(open_page: Callable[[str], BrowserExecutor]) -> None:
     executor = open_page("browser_controls")
     executor.execute(Click(centre(executor, "#text")))

@@ -11,6 +11,7 @@ closing are here once.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -41,6 +42,11 @@ _Executor = TypeVar("_Executor", bound="WebExecutor")
 
 MASK_COLOR = (40, 40, 40)
 """The RGB colour secrets are painted over with."""
+
+BULK_TYPE_CHARS = 200
+"""Lines of typed text longer than this many characters are inserted in one go (one input event, no key events) but
+for their last character, which is typed as a key so pages that react to keys still see one; shorter text is typed
+key by key (about 2 ms per character), so every key handler fires."""
 
 
 class WebExecutor:
@@ -110,6 +116,22 @@ class WebExecutor:
         """From the next screenshot on, paint over every place the page shows one of ``values`` (secrets typed for
         the model, which must never see them): fields, text, same-origin frames (:data:`SECRET_BOXES_JS`)."""
         self._hidden_values = [value for value in values if value]
+
+    def _type_text(self, text: str, tab_moves_focus: bool) -> None:
+        """Type ``text`` into whatever has focus: ``\n`` (``\r\n``, ``\r``) presses Enter, ``\t`` presses Tab when
+        ``tab_moves_focus``; long lines in bulk (:data:`BULK_TYPE_CHARS`)."""
+        keyboard = self.page.keyboard
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        for piece in re.split("(\n|\t)" if tab_moves_focus else "(\n)", text):
+            if piece == "\n":
+                keyboard.press("Enter")
+            elif piece == "\t" and tab_moves_focus:
+                keyboard.press("Tab")
+            elif len(piece) > BULK_TYPE_CHARS:
+                keyboard.insert_text(piece[:-1])
+                keyboard.type(piece[-1])
+            elif piece:
+                keyboard.type(piece)
 
     def _secret_boxes(self) -> list[Box] | None:
         """Where the tab shows a secret or a masked element; None when the page cannot be asked."""

@@ -335,15 +335,9 @@ class BrowserExecutor(WebExecutor):
         self._session.page.mouse.wheel(dx, dy)
 
     def _type(self, text: str) -> None:
-        """Type ``text`` key by key: ``\\n`` (``\\r\\n``, ``\\r``) presses Enter and ``\\t`` presses
-        Tab (moving focus, as a person's Tab key does); characters off the US layout (accents,
-        CJK, emoji, any non-BMP character) are inserted as text. About 2 ms per character."""
-        keyboard = self._session.page.keyboard
-        for index, part in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\t")):
-            if index:
-                keyboard.press("Tab")
-            if part:
-                keyboard.type(part)
+        """Type ``text``: Enter for newlines, Tab for tabs (moving focus, as a person's Tab key does), characters off
+        the US layout (accents, CJK, emoji) inserted as text, lines over :data:`BULK_TYPE_CHARS` in bulk."""
+        self._type_text(text, tab_moves_focus=True)
 
     def _press(self, keys: Sequence[str]) -> None:
         try:

@@ -446,12 +446,9 @@ class PhoneExecutor(WebExecutor):
     # --- keys, buttons and apps ----------------------------------------------------------------
 
     def _type(self, text: str) -> None:
-        keyboard = self.page.keyboard
-        for index, line in enumerate(text.replace("\r\n", "\n").split("\n")):
-            if index:
-                keyboard.press("Enter")
-            if line:
-                keyboard.type(line)
+        """Type ``text`` as the on-screen keyboard would: Enter for newlines, long lines in
+        bulk (:data:`BULK_TYPE_CHARS`)."""
+        self._type_text(text, tab_moves_focus=False)
 
     def _press(self, keys: Sequence[str]) -> None:
         try:
