@@ -244,23 +244,35 @@ def _draw_marker(draw: ImageDraw.ImageDraw, action: Action, scale: float) -> Non
             pass
 
 
-def annotate(image: Image.Image, screen_actions: Iterable[Action], caption: str | None = None) -> Image.Image:
-    """A copy of ``image`` (RGB, same size) with ``screen_actions`` drawn in screen pixels.
+def caption_height(size: tuple[int, int]) -> int:
+    """Height in pixels (even, for video) of the caption strip :func:`annotate` adds above an image of ``size``."""
+    text = max(13, round(18 * max(0.5, min(size) / 720)))
+    height = text + 2 * max(3, text // 3)
+    return height + height % 2
 
-    ``caption`` (e.g. ``"step 3 · click (640, 360)"``) goes in a bar at the top; typed text, key
-    presses and actions without a point are listed in a bar at the bottom. Point markers are drawn
-    last, on top of the bars. Coordinates outside the image are clipped, not an error.
+
+def annotate(image: Image.Image, screen_actions: Iterable[Action], caption: str | None = None) -> Image.Image:
+    """A copy of ``image`` (RGB) with ``screen_actions`` drawn in screen pixels.
+
+    ``caption`` (e.g. ``"step 3 · click (640, 360)"``) goes in a strip of :func:`caption_height` pixels added
+    *above* the image, so it never hides part of the screen; without it the copy has ``image``'s size. Typed
+    text, key presses and actions without a point are listed in a bar at the bottom. Point markers are drawn
+    last, on top of that bar. Coordinates outside the image are clipped, not an error.
     """
     actions = list(screen_actions)
     canvas = image.convert("RGBA")
-    if caption:
-        _bar(canvas, [caption], top=True)
     _bar(canvas, [line for a in actions if (line := caption_line(a)) is not None], top=False)
     draw = ImageDraw.Draw(canvas)
     scale = _scale(canvas)
     for action in actions:
         _draw_marker(draw, action, scale)
-    return canvas.convert("RGB")
+    if not caption:
+        return canvas.convert("RGB")
+    strip = caption_height(image.size)
+    framed = Image.new("RGBA", (canvas.width, canvas.height + strip), (0, 0, 0, 255))
+    framed.paste(canvas, (0, strip))
+    _bar(framed, [caption], top=True)
+    return framed.convert("RGB")
 
 
 def actions_from_json(items: object) -> list[Action]:

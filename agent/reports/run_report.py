@@ -170,14 +170,13 @@ def load_screenshot(run_dir: Path, step: StepLine) -> Image.Image | None:
         return None
 
 
-def annotated_screenshot(run_dir: Path, step: StepLine, suffix: str = "") -> Image.Image | None:
-    """The step's screenshot with its screen-space actions and a caption drawn on, or None."""
+def annotated_screenshot(run_dir: Path, step: StepLine) -> Image.Image | None:
+    """The step's screenshot (its own size) with its screen-space actions drawn on, or None. No caption: the
+    report's heading says what the step did."""
     image = load_screenshot(run_dir, step)
     if image is None:
         return None
-    actions = actions_from_json(step.actions_screen)
-    caption = step_caption(step.index, actions, _error_type(step)) + suffix
-    return annotate(image, actions, caption)
+    return annotate(image, actions_from_json(step.actions_screen))
 
 
 def _error_type(step: StepLine) -> str | None:

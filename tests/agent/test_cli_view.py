@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from screenpilot.agent.cli.main import main
-from screenpilot.agent.reports.annotate import CLICK_COLOUR
+from screenpilot.agent.reports.annotate import CLICK_COLOUR, caption_height
 from screenpilot.agent.reports.live import LiveScreenshotObserver
 from screenpilot.agent.run.loop import Agent, RunResult, StepRecord
 from screenpilot.models.backends.scripted import ScriptedModel
@@ -131,7 +131,8 @@ class _Peek:
     def on_step(self, step: StepRecord) -> None:
         status = json.loads(self.live.status_path.read_text())
         with Image.open(self.live.image_path) as image:
-            self.seen.append((status, image.convert("RGB").getpixel((100, 50))))  # type: ignore[arg-type]
+            below_caption = 50 + caption_height((336, 196))  # the click at (100, 50), under the caption strip
+            self.seen.append((status, image.convert("RGB").getpixel((100, below_caption))))  # type: ignore[arg-type]
 
     def on_end(self, result: RunResult) -> None:
         pass
@@ -176,7 +177,7 @@ def test_run_command_with_live_screenshots(tmp_path: Path) -> None:
     status = json.loads((live / "latest.json").read_text())
     assert status["status"] == "success" and status["step"] == 3
     with Image.open(live / "latest.png") as image:
-        assert image.size == (1280, 720)
+        assert image.size == (1280, 720 + caption_height((1280, 720)))  # the caption strip above the screen
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert main(["view", str(run_dir)]) == 0
     assert len(parse_page(run_dir / "report.html").find("img")) == 3

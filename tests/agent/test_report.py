@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from screenpilot.agent.actions import Click
-from screenpilot.agent.reports.annotate import CLICK_COLOUR, actions_from_json
+from screenpilot.agent.reports.annotate import CLICK_COLOUR, actions_from_json, caption_height
 from screenpilot.agent.reports.media import run_frames, write_gif, write_video
 from screenpilot.agent.reports.run_report import load_run, write_run_report
 from screenpilot.agent.run.records import dump_record
@@ -194,12 +194,16 @@ def test_gif_has_one_frame_per_step(browser_run_dir: Path, tmp_path: Path) -> No
     (run_dir / "step_003.png").unlink()
     gif = write_gif(run_dir, tmp_path / "run.gif", width=640, seconds_per_step=0.5)
     assert gif_frames(gif) == len(BROWSER_REPLIES)
+    strip = caption_height((640, 360))  # the caption sits above the screenshot, never over it
     with Image.open(gif) as image:
-        assert image.size == (640, 360)
+        assert image.size == (640, 360 + strip)
         assert image.info["duration"] == 500
     frames = run_frames(run_dir, width=640)
     first = frames[0]
-    assert first.getpixel((330, 150)) == CLICK_COLOUR, "the click at (660, 300) drawn at half scale"
+    assert first.getpixel((330, 150 + strip)) == CLICK_COLOUR, "the click at (660, 300) drawn at half scale"
+    clean = Image.open(run_dir / "step_001.png").convert("RGB").resize((640, 360), Image.Resampling.LANCZOS)
+    corner = (0, strip, 200, strip + 20)  # the screenshot's top-left corner shows the page, not a banner
+    assert first.crop(corner).tobytes() == clean.crop((0, 0, 200, 20)).tobytes()
 
 
 def test_video_has_every_step(browser_run_dir: Path, tmp_path: Path) -> None:
