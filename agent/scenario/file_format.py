@@ -380,6 +380,8 @@ class CheckFile(FileModel):
 
 
 class UrlCheckFile(CheckFile):
+    """Browser: the page URL contains a match of a regular expression."""
+
     kind, needs = "url", "browser"
     url: Regex
     """A regular expression searched in the page URL."""
@@ -389,6 +391,8 @@ class UrlCheckFile(CheckFile):
 
 
 class SelectorCheckFile(CheckFile):
+    """Browser: the elements matching a CSS selector meet every condition given (at least one)."""
+
     kind, needs = "selector", "browser"
     selector: NonEmpty
     """CSS; the conditions below hold for the first match (count: all matches)."""
@@ -412,6 +416,8 @@ class SelectorCheckFile(CheckFile):
 
 
 class JsCheckFile(CheckFile):
+    """Browser: a JavaScript expression is truthy, or equals ``equals`` as JSON."""
+
     kind, needs = "js", "browser"
     js: NonEmpty
     """A JavaScript expression evaluated in the page."""
@@ -423,6 +429,8 @@ class JsCheckFile(CheckFile):
 
 
 class FileCheckFile(CheckFile):
+    """A file exists and, when given, its text equals / contains / matches."""
+
     kind = "file"
     file: NonEmpty
     """The file (relative: in the episode's work folder); with no condition it must exist."""
@@ -441,6 +449,8 @@ class FileCheckFile(CheckFile):
 
 
 class WindowTitleCheckFile(CheckFile):
+    """Desktop: a visible window (or the focused one) has a title matching a regular expression."""
+
     kind, needs = "window_title", "desktop"
     window_title: Regex
     """A regular expression searched in window titles."""
@@ -451,6 +461,8 @@ class WindowTitleCheckFile(CheckFile):
 
 
 class ScreenRegionCheckFile(CheckFile):
+    """A template image appears on screen (in ``region`` when given)."""
+
     kind = "screen_region"
     screen_region: RelativeFile
     """A template image (next to the scenario) that must appear on screen."""
@@ -464,6 +476,8 @@ class ScreenRegionCheckFile(CheckFile):
 
 
 class AnswerCheckFile(CheckFile):
+    """The model's final answer matches."""
+
     kind = "answer"
     answer: Annotated[Any, Field(json_schema_extra={"type": ["string", "number", "object"]})]
     """The expected final answer (json_fields: a mapping of dotted paths to values)."""
@@ -569,6 +583,8 @@ class TargetFields(FileModel):
 
 
 class PointerFile(TargetFields):
+    """Click, double-click, right-click or move: a target is required."""
+
     @model_validator(mode="after")
     def _has_target(self) -> Self:
         if not self.model_fields_set & set(TARGET_KINDS):
@@ -577,6 +593,8 @@ class PointerFile(TargetFields):
 
 
 class DragFile(TargetFields, _ExactlyOne):
+    """Hold the left button from the target (none: the pointer) to ``to`` or ``by`` away."""
+
     one_of = ("by", "to")
     one_of_problem = "give exactly one of by: [dx, dy] (from the start) and to: [x, y] (screen pixels)"
 
@@ -594,6 +612,8 @@ class DragFile(TargetFields, _ExactlyOne):
 
 
 class ScrollFile(TargetFields):
+    """Scroll over the target (none: where the pointer is)."""
+
     dy: int = 0
     """Pixels down (negative: up)."""
     dx: int = 0
@@ -607,6 +627,8 @@ class ScrollFile(TargetFields):
 
 
 class TerminateFile(FileModel):
+    """End the replay with a status and an optional answer."""
+
     status: Literal["success", "failure"] = "success"
     answer: Text | None = None
     """The final answer."""
@@ -710,6 +732,8 @@ def _scenario_id(value: str) -> str:
 
 
 class BudgetFile(FileModel):
+    """How much the episode may spend."""
+
     max_steps: Annotated[int, Field(ge=1)] = DEFAULT_MAX_STEPS
     """At most this many model calls."""
     time_limit_s: Annotated[float, Field(ge=0.001)] = DEFAULT_TIME_LIMIT_S

@@ -106,6 +106,8 @@ def test_schema_carries_help_for_editors() -> None:
     browser = schema["$defs"]["BrowserFile"]
     assert browser["oneOf"] == [{"required": ["url"]}, {"required": ["site"]}]
     assert "WIDTHxHEIGHT" in browser["properties"]["viewport"]["description"]
+    undescribed = [name for name, part in schema["$defs"].items() if not part.get("description")]
+    assert undescribed == [], "every part of the format says what it is"
 
 
 def test_cli_prints_and_writes_the_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
