@@ -396,9 +396,14 @@ def _document(run: RunRecord, spec: ScenarioSpec | None, around: dict[str, Any],
 def _header(run_dir: Path, result: ScriptResult) -> str:
     made = datetime.now().strftime("%Y-%m-%d %H:%M")
     source = f" (scenario {result.source})" if result.source else ""
-    return (f"# Replay script written by `screenpilot script` on {made} from the run {run_dir}{source}.\n"
-            f"# Replay: screenpilot scenario run {result.path.name}   (no model needed; anchors in "
-            f"anchors/{result.path.stem}/)\n")
+    header = (f"# Replay script written by `screenpilot script` on {made} from the run {run_dir}{source}.\n"
+              f"# Replay: screenpilot scenario run {result.path.name}   (no model needed; anchors in "
+              f"anchors/{result.path.stem}/)\n")
+    if result.source is None:
+        header += ("# The checks below only say the replay ended like the recording (same answer, same final page or "
+                   "the same\n# final screen); they pass even when the task's result is wrong. Replace them with "
+                   "checks of the result\n# itself: a selector's text or value, a js expression, a file's content.\n")
+    return header
 
 
 class _Flow(dict[str, Any]):

@@ -49,5 +49,6 @@ def test_cli_types_a_command_into_xterm_that_creates_a_file(tmp_path: Path) -> N
                                            "virtual_display": "1280x720"}}
     script = tmp_path / "replay.yaml"
     script_from_run(run_dir, script)
+    assert "they pass even when the task's result is wrong. Replace them" in script.read_text(encoding="utf-8")
     environment = load_scenario(script).environment
     assert environment == DesktopEnvironment(launch=("xterm -geometry 100x30+0+0 -e sh",), virtual_display=(1280, 720))
