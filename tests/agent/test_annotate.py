@@ -29,6 +29,7 @@ from screenpilot.agent.reports.annotate import (
     SCROLL_COLOUR,
     actions_from_json,
     annotate,
+    caption_height,
     caption_line,
     fit_text,
     font,
@@ -62,11 +63,14 @@ def test_click_dot_covers_the_click_pixel_and_a_ring_surrounds_it(at: Point) -> 
         assert out.getpixel((640 + 10, 360)) == WHITE, "between the dot and the ring stays clear"
 
 
-def test_click_at_the_edge_is_drawn_on_top_of_the_caption_bars() -> None:
+def test_click_at_the_edge_is_drawn_on_top_of_the_bottom_bar_and_the_caption_sits_above() -> None:
     out = annotate(blank(), [TypeText("hello"), Click(Point(20, 712))], caption="step 1 · click")
-    assert out.getpixel((20, 712)) == CLICK_COLOUR
-    assert out.getpixel((1200, 712)) != WHITE, "the bottom bar is there"
-    assert out.getpixel((1200, 5)) != WHITE, "the top caption bar is there"
+    strip = caption_height((1280, 720))
+    assert out.size == (1280, 720 + strip)
+    assert out.getpixel((20, 712 + strip)) == CLICK_COLOUR
+    assert out.getpixel((1200, 712 + strip)) != WHITE, "the bottom bar is there"
+    assert out.getpixel((1200, 5)) != WHITE, "the caption strip is there"
+    assert out.getpixel((1200, strip + 5)) == WHITE, "and the screen's top edge is not covered"
 
 
 def test_right_and_double_clicks_are_labelled() -> None:
@@ -144,8 +148,9 @@ def test_points_outside_the_image_are_clipped_not_errors() -> None:
 def test_small_and_rgba_images_work() -> None:
     image = Image.new("RGBA", (160, 210), (0, 0, 0, 0))
     out = annotate(image, [Click(Point(80, 100), count=2), TypeText("a very long text " * 20)], caption="step 9")
-    assert out.mode == "RGB" and out.size == (160, 210)
-    assert out.getpixel((80, 100)) == CLICK_COLOUR
+    strip = caption_height((160, 210))
+    assert out.mode == "RGB" and out.size == (160, 210 + strip)
+    assert out.getpixel((80, 100 + strip)) == CLICK_COLOUR
 
 
 def test_fit_text_cuts_with_an_ellipsis() -> None:
