@@ -16,9 +16,9 @@ says where, below the model being validated, the mistake is. Union members tagge
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
 from pydantic import (
@@ -120,14 +120,12 @@ class FileModel(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, use_attribute_docstrings=True)
-    field_order: ClassVar[Sequence[str] | None] = None
-    """The allowed names in the order the error message lists them (default: declaration order)."""
 
     @model_validator(mode="before")
     @classmethod
     def _known_fields_only(cls, data: Any) -> Any:
         if isinstance(data, Mapping):
-            allowed = list(cls.field_order or cls.model_fields)
+            allowed = list(cls.model_fields)
             for key in data:
                 if not isinstance(key, str):
                     raise problem(f"field names must be strings, got {key!r}")
@@ -168,10 +166,6 @@ NonEmpty = Annotated[str, StringConstraints(min_length=1), AfterValidator(_not_b
 Text = Annotated[str, BeforeValidator(_number_as_text, json_schema_input_type=str | int | float)]
 """A string; a number written without quotes is taken as its digits."""
 Pixels = Annotated[int, Field(ge=0)]
-Rectangle = Annotated[tuple[Pixels, Pixels, Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]],
-                      BeforeValidator(list_as_tuple(4, "[left, top, width, height] in screen pixels"),
-                                      json_schema_input_type=list[int])]
-"""[left, top, width, height] in screen pixels."""
 
 
 def type_name(value: object) -> str:

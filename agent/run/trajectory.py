@@ -57,10 +57,14 @@ def make_folder(folder: Path) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        reason = "it is a file" if folder.is_file() else (exc.strerror or str(exc)).lower()
-        raise ConfigError(f"cannot create the folder {folder}: {reason}; give --out a folder you can write "
-                          "to") from None
+        raise _cannot_create(f"the folder {folder}", folder, exc) from None
     return folder
+
+
+def _cannot_create(what: str, folder: Path, exc: OSError) -> ConfigError:
+    """The error for ``what`` (e.g. "the folder X"), not created because of ``exc`` in ``folder``."""
+    reason = "it is a file" if folder.is_file() else (exc.strerror or str(exc)).lower()
+    return ConfigError(f"cannot create {what}: {reason}; give --out a folder you can write to")
 
 
 def new_run_dir(out_dir: Path, task: str, now: Callable[[], datetime] = datetime.now) -> Path:
@@ -76,8 +80,7 @@ def new_run_dir(out_dir: Path, task: str, now: Callable[[], datetime] = datetime
         except FileExistsError:
             continue
         except OSError as exc:
-            raise ConfigError(f"cannot create a run folder in {out_dir}: {(exc.strerror or str(exc)).lower()}; give "
-                              "--out a folder you can write to") from None
+            raise _cannot_create(f"a run folder in {out_dir}", out_dir, exc) from None
         return candidate
     raise ConfigError(f"cannot create a run folder in {out_dir}: 1000 folders named {base}* exist already")
 

@@ -36,7 +36,6 @@ from screenpilot.agent.config_files import (
     FileModel,
     NonEmpty,
     Pixels,
-    Rectangle,
     Text,
     list_as_tuple,
     problem,
@@ -104,6 +103,8 @@ class _ExactlyOne(FileModel):
     """Formatted with ``names`` (comma-separated) and ``found`` (" (found a, b)" or "")."""
     bare: ClassVar[tuple[str, ...]] = ()
     """The fields of ``one_of`` that may be given without a value (``- back``)."""
+    browser_only: ClassVar[tuple[str, ...]] = ()
+    """The fields of ``one_of`` refused in a desktop scenario."""
 
     @classmethod
     def check_shape(cls, data: Mapping[str, Any]) -> None:
@@ -125,6 +126,12 @@ class _ExactlyOne(FileModel):
                 field.update(field.pop("anyOf")[0])
             field.pop("default", None)
         return schema
+
+    @model_validator(mode="after")
+    def _browser_only(self, info: ValidationInfo) -> Self:
+        if self.chosen() in self.browser_only:
+            _needs_browser(info, f"{self.chosen()} steps", self.chosen())
+        return self
 
     def chosen(self) -> str:
         """The one field of ``one_of`` the file gave."""
@@ -216,6 +223,9 @@ Point = Annotated[tuple[Pixels, Pixels],
                                   json_schema_input_type=list[int])]
 Offset = Annotated[tuple[int, int], BeforeValidator(list_as_tuple(2, "[dx, dy] (two integers, screen pixels)"),
                                                     json_schema_input_type=list[int])]
+Rectangle = Annotated[tuple[Pixels, Pixels, Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]],
+                      BeforeValidator(list_as_tuple(4, "[left, top, width, height] in screen pixels"),
+                                      json_schema_input_type=list[int])]
 Strings = Annotated[tuple[NonEmpty, ...], BeforeValidator(_one_or_many, json_schema_input_type=str | list[str])]
 RelativeFile = Annotated[Path, BeforeValidator(_relative_file, json_schema_input_type=str)]
 Url = Annotated[NonEmpty, BeforeValidator(_url)]
@@ -316,6 +326,7 @@ class SetupStepFile(_ExactlyOne):
 
     one_of = ("navigate", "js", "file", "wait")
     one_of_problem = "each setup step has exactly one of: {names}"
+    browser_only = ("navigate", "js")
 
     navigate: NonEmpty | None = None
     """Browser: open this URL (relative URLs resolve against the site)."""
@@ -325,12 +336,6 @@ class SetupStepFile(_ExactlyOne):
     """Create a text file (before the environment starts)."""
     wait: Seconds | None = None
     """Sleep this many seconds."""
-
-    @model_validator(mode="after")
-    def _browser_only(self, info: ValidationInfo) -> Self:
-        if self.chosen() in ("navigate", "js"):
-            _needs_browser(info, f"{self.chosen()} steps", self.chosen())
-        return self
 
     def build(self) -> SetupStep:
         if self.navigate is not None:
@@ -657,6 +662,7 @@ class StepFile(_ExactlyOne):
     one_of = (*POINTER_VERBS, "drag", "scroll", "type", "key", "wait", "navigate", "back", "terminate")
     one_of_problem = "each step has exactly one action: {names}{found}"
     bare = ("back", "terminate")
+    browser_only = ("navigate", "back")
 
     click: PointerFile | None = None
     double_click: PointerFile | None = None
@@ -679,12 +685,6 @@ class StepFile(_ExactlyOne):
     """End the replay: success, failure, or {status, answer}."""
     note: NonEmpty | None = None
     """The step's intent, shown to a fallback model when the target is lost."""
-
-    @model_validator(mode="after")
-    def _browser_only(self, info: ValidationInfo) -> Self:
-        if self.chosen() in ("navigate", "back"):
-            _needs_browser(info, f"{self.chosen()} steps", self.chosen())
-        return self
 
     def build(self) -> ScriptStep:
         kind = self.chosen()

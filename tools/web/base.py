@@ -154,16 +154,14 @@ class WebExecutor:
         before = self._secret_boxes() if self._hidden_values else []  # marked elements do not come and go
         image = self._capture_image()
         after = self._secret_boxes()
-        draw = ImageDraw.Draw(image)
-        painted: list[tuple[int, int, int, int]] = []
         try:
-            painted = self._image_boxes({*(before or ()), *(after or ())})
+            painted = None if before is None or after is None else self._image_boxes({*before, *after})
         except PlaywrightError:
-            before = None
-        if self._hidden_values and (before is None or after is None):
-            draw.rectangle((0, 0, image.width, image.height), fill=MASK_COLOR)
-            return image
-        for corners in painted:
+            painted = None
+        draw = ImageDraw.Draw(image)
+        if painted is None and self._hidden_values:
+            painted = [(0, 0, image.width, image.height)]
+        for corners in painted or ():
             draw.rectangle(corners, fill=MASK_COLOR)
         return image
 
