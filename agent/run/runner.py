@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from screenpilot.agent.errors import ConfigError
-from screenpilot.agent.run.loop import Agent, LoopLimits, Observer, RunResult
+from screenpilot.agent.run.loop import Agent, EndCondition, LoopLimits, Observer, RunResult
 from screenpilot.agent.run.settings import (
     AdbTarget,
     BrowserTarget,
@@ -23,6 +23,7 @@ from screenpilot.agent.run.settings import (
 )
 from screenpilot.agent.run.trajectory import TrajectoryWriter, new_run_dir
 from screenpilot.agent.safety.gate import Confirmer, PolicyConfig, SafetyPolicy, TerminalPerson, url_verdict
+from screenpilot.agent.safety.policy import HumanChannel
 from screenpilot.models.base import ModelBackend, PromptFormat
 from screenpilot.tools.base import Executor
 
@@ -156,8 +157,9 @@ def target_kind(target: BrowserTarget | DesktopTarget | PhoneTarget | AdbTarget)
     return "browser" if isinstance(target, BrowserTarget) else "desktop"
 
 
-def build_policy(settings: RunSettings, executor_kind: str) -> SafetyPolicy:
-    """The safety gate for a run; the start URL the user gave is trusted (its origin allowed).
+def build_policy(settings: RunSettings, executor_kind: str, confirmer: Confirmer | None = None) -> SafetyPolicy:
+    """The safety gate for a run; the start URL the user gave is trusted (its origin allowed). ``confirmer`` answers
+    confirmations (default: the terminal, with the policy's no-terminal default).
 
     Raises ConfigError when the start URL itself is on the block-list or off the allow-list.
     """
@@ -167,7 +169,7 @@ def build_policy(settings: RunSettings, executor_kind: str) -> SafetyPolicy:
         verdict = url_verdict(start_url, _ignoring_local_rules(config))
         if verdict.decision != "allow":
             raise ConfigError(f"the start URL {start_url} is not allowed by the policy ({verdict.rule})")
-    return SafetyPolicy(config.trusting(start_url), Confirmer(config.no_terminal_default), executor_kind)
+    return SafetyPolicy(config.trusting(start_url), confirmer or Confirmer(config.no_terminal_default), executor_kind)
 
 
 def _ignoring_local_rules(config: PolicyConfig) -> PolicyConfig:
@@ -184,18 +186,45 @@ def _url_guard(policy: SafetyPolicy) -> Callable[[str], str | None]:
     return guard
 
 
-def run_task(
-    settings: RunSettings,
-    extra_observers: Sequence[Observer] = (),
-    should_stop: Callable[[], bool] = lambda: False,
-) -> RunOutcome:
-    """Run one task end to end and return its result and run folder.
+@dataclass(frozen=True)
+class OpenRun:
+    """A run ready to go: its model, prompt format, executor, safety gate and run folder, with the trajectory writer
+    (not started yet) that writes the folder. ``task`` is what the model is told (the settings' task plus the
+    secrets' note). Made by :func:`open_run`, which also closes it."""
 
-    Raises :class:`ConfigError` (or another InfrastructureError) when the run cannot start;
-    once started, failures end the run cleanly and are reported in the result.
+    settings: RunSettings
+    model: ModelBackend
+    prompt: PromptFormat
+    executor: Executor
+    policy: SafetyPolicy
+    run_dir: Path
+    writer: TrajectoryWriter
+
+    @property
+    def task(self) -> str:
+        """The task as the model reads it: with a note naming the secrets' placeholders, when there are secrets."""
+        secrets = self.settings.secrets
+        return self.settings.task + (secrets.prompt_note() if secrets else "")
+
+    def agent(self, observers: Sequence[Observer], *, human: HumanChannel, limits: LoopLimits | None = None,
+              should_stop: Callable[[], bool] = lambda: False, end_when: EndCondition | None = None) -> Agent:
+        """An agent on this run's model, format, executor, policy and secrets, watched by ``observers`` (which
+        should include :attr:`writer` or something forwarding to it). ``limits`` default to the settings'."""
+        s = self.settings
+        return Agent(model=self.model, prompt=self.prompt, executor=self.executor, observers=observers,
+                     policy=self.policy, human=human, limits=limits or LoopLimits(s.max_steps, s.max_model_errors),
+                     should_stop=should_stop, end_when=end_when, secrets=s.secrets)
+
+
+@contextlib.contextmanager
+def open_run(settings: RunSettings, confirmer: Confirmer | None = None) -> Iterator[OpenRun]:
+    """Build everything ``settings`` ask for, make the run folder, and close the executor and model afterwards.
+
+    ``confirmer`` answers the policy's confirmations (default: the terminal, see :class:`Confirmer`). Raises
+    :class:`ConfigError` (or another InfrastructureError) when something cannot start.
     """
     kind = target_kind(settings.target)
-    policy = build_policy(settings, kind)
+    policy = build_policy(settings, kind, confirmer)
     model = build_model(settings)
     try:
         with open_executor(settings.target, policy, settings.secrets.values) as executor:
@@ -204,21 +233,29 @@ def run_task(
             metadata = {**_metadata(settings, model, prompt, executor), "policy": policy.describe(),
                         "secrets": settings.secrets.names, "environment": environment_of(settings.target)}
             writer = TrajectoryWriter(run_dir, metadata, redact=settings.secrets.redact)
-            agent = Agent(
-                model=model,
-                prompt=prompt,
-                executor=executor,
-                observers=[writer, *extra_observers],
-                policy=policy,
-                human=TerminalPerson(),
-                limits=LoopLimits(settings.max_steps, settings.max_model_errors),
-                should_stop=should_stop,
-                secrets=settings.secrets,
-            )
-            task = settings.task + (settings.secrets.prompt_note() if settings.secrets else "")
-            return RunOutcome(agent.run(task), run_dir)
+            yield OpenRun(settings, model, prompt, executor, policy, run_dir, writer)
     finally:
         model.close()
+
+
+def run_task(
+    settings: RunSettings,
+    extra_observers: Sequence[Observer] = (),
+    should_stop: Callable[[], bool] = lambda: False,
+    *,
+    human: HumanChannel | None = None,
+    confirmer: Confirmer | None = None,
+) -> RunOutcome:
+    """Run one task end to end and return its result and run folder.
+
+    ``human`` answers the model's questions and ``confirmer`` the policy's confirmations (default: the terminal).
+    Raises :class:`ConfigError` (or another InfrastructureError) when the run cannot start;
+    once started, failures end the run cleanly and are reported in the result.
+    """
+    with open_run(settings, confirmer) as opened:
+        agent = opened.agent([opened.writer, *extra_observers], human=human or TerminalPerson(),
+                             should_stop=should_stop)
+        return RunOutcome(agent.run(opened.task), opened.run_dir)
 
 
 def environment_of(target: BrowserTarget | DesktopTarget | PhoneTarget | AdbTarget) -> dict[str, Any] | None:
