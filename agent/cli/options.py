@@ -34,6 +34,7 @@ from screenpilot.agent.run.settings import (
     ModelSettings,
     PhoneTarget,
     PromptSettings,
+    RunSettings,
 )
 from screenpilot.agent.safety.gate import CONFIRM_KINDS, PolicyConfig, load_policy_file
 from screenpilot.agent.safety.secrets import SecretStore, load_secrets
@@ -380,3 +381,51 @@ SAFETY = OptionGroup(safety_options)
 SECRETS = SAFETY.without("policy", "allow_domain", "block_domain", "allow_file_urls", "allow_private_network",
                          "confirm", "no_terminal_default", "dry_run")
 """Only ``--secret`` and ``--secrets-file``: for episodes, whose policy is the scenario's own."""
+
+
+# --- budget and output of a run --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    """A run's budgets (``max_steps`` model calls, ``max_model_errors`` consecutive unusable replies) and where its
+    output goes: run folders under ``out``, only the outcome printed when ``quiet``, and the latest annotated
+    screenshot kept in ``live_screenshots`` (None: not kept)."""
+
+    max_steps: int
+    max_model_errors: int
+    out: Path
+    quiet: bool
+    live_screenshots: Path | None
+
+
+def output_options(
+    max_steps: Annotated[int, typer.Option(min=1, help="model calls at most",
+                                           rich_help_panel=OUTPUT_PANEL)] = RunSettings.max_steps,
+    max_model_errors: Annotated[int, typer.Option(min=1, help="consecutive unusable replies before giving up",
+                                                  rich_help_panel=OUTPUT_PANEL)] = RunSettings.max_model_errors,
+    out: Annotated[Path, typer.Option(help="folder for run folders",
+                                      rich_help_panel=OUTPUT_PANEL)] = RunSettings.out_dir,
+    quiet: Annotated[bool, typer.Option(help="print only the outcome", rich_help_panel=OUTPUT_PANEL)] = False,
+    live_screenshots: Annotated[Path | None, typer.Option(
+        metavar="DIR", help="keep DIR/latest.png (annotated) and DIR/latest.json updated after each step",
+        rich_help_panel=OUTPUT_PANEL)] = None,
+) -> RunOutput:
+    """The budget and output options of ``run`` (and of the Python API's runs and sessions)."""
+    return RunOutput(max_steps, max_model_errors, out, quiet, live_screenshots)
+
+
+OUTPUT = OptionGroup(output_options)
+
+RUN_GROUPS: Mapping[str, OptionGroup[Any]] = {"where": WHERE, "model": MODEL, "prompt": PROMPT, "safety": SAFETY,
+                                               "output": OUTPUT}
+"""Every option of ``screenpilot run`` (besides the task), by group: the Python API takes the same names."""
+
+
+def run_settings(task: str, *, where: Target, model: ModelOptions, prompt: PromptSettings, safety: SafetyOptions,
+                 output: RunOutput) -> RunSettings:
+    """The settings of one run from its option groups (the secrets are read now)."""
+    start_url = where.url if isinstance(where, BrowserTarget | PhoneTarget) else None
+    return RunSettings(task=task, model=model.required(), target=where, prompt=prompt, max_steps=output.max_steps,
+                       max_model_errors=output.max_model_errors, out_dir=output.out, quiet=output.quiet,
+                       policy=safety.policy, secrets=safety.secret_store(start_url))
