@@ -15,7 +15,6 @@ expected value is one); strings compare normalised.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import re
@@ -26,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import json5
 from PIL import Image
 
+from screenpilot.agent.json_text import first_json
 from screenpilot.agent.scenario.spec import (
     AnswerCheck,
     Check,
@@ -41,7 +40,6 @@ from screenpilot.agent.scenario.spec import (
 )
 
 NUMBER_TOLERANCE = 0.005
-MAX_JSON_TRIES = 16
 XDOTOOL_TIMEOUT_S = 5.0
 _SHOWN = 80
 
@@ -292,28 +290,14 @@ def _answer(check: AnswerCheck, ctx: CheckContext) -> str:
 
 def parse_json_answer(answer: str) -> Any:
     """The first JSON object in ``answer`` (text and code fences around it are ignored; json5
-    syntax such as single quotes or trailing commas is accepted).
+    syntax such as single quotes or trailing commas is accepted; see :func:`first_json`).
 
-    Raises :class:`CheckFailed` when there is none. The lenient pass tries at most
-    :data:`MAX_JSON_TRIES` start and end positions each.
+    Raises :class:`CheckFailed` when there is none.
     """
-    starts = [m.start() for m in re.finditer(r"\{", answer)][:MAX_JSON_TRIES]
-    decoder = json.JSONDecoder()
-    for start in starts:
-        with contextlib.suppress(ValueError):
-            value, _ = decoder.raw_decode(answer, start)
-            if isinstance(value, dict):
-                return value
-    ends = [m.end() for m in re.finditer(r"\}", answer)][-MAX_JSON_TRIES:]
-    for start in starts:
-        for end in reversed(ends):
-            if end <= start:
-                break
-            with contextlib.suppress(ValueError):
-                value = json5.loads(answer[start:end])
-                if isinstance(value, dict):
-                    return value
-    raise CheckFailed(f"expected a JSON object in the answer, got {_shown(answer)}")
+    try:
+        return first_json(answer, "{")
+    except ValueError:
+        raise CheckFailed(f"expected a JSON object in the answer, got {_shown(answer)}") from None
 
 
 def _lookup(data: Any, dotted: str) -> Any:
