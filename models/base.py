@@ -112,12 +112,16 @@ class PromptFormat(Protocol):
     """A model family's dialect: prompt, history, reply parsing and coordinate mapping.
 
     Coordinates in actions returned by :meth:`parse` are in *model space*; :meth:`to_screen`
-    maps them to *screen space* given the real screen size.
+    maps them to *screen space* given the real screen size. ``resize_factor``: pixels per vision token side
+    (see :class:`ModelRequest`).
     """
 
     name: str
     min_pixels: int
     max_pixels: int
+
+    @property
+    def resize_factor(self) -> int: ...
 
     def model_size(self, screen_size: tuple[int, int]) -> tuple[int, int]:
         """(width, height) of the image the model sees for a screen of ``screen_size``."""

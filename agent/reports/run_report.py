@@ -458,9 +458,11 @@ def _step_html(data: RunData, step: StepLine, longest: float, sink: _ImageSink) 
     index = step.index
     actions = actions_from_json(step.actions_screen)
     title = "; ".join(describe(a) for a in actions) or (step.error.type if step.error else "no action")
+    call = "" if step.call is None else (f'<p class="call"><strong>Session {esc(step.call.kind)}:</strong> '
+                                         f"{esc(step.call.text)}</p>")
     return (
         f'<section class="card step" id="step-{index}" data-index="{index}">'
-        f'<h2>Step {index} · {esc(title)}<span class="when">{esc(_when(step))}</span></h2>'
+        f'<h2>Step {index} · {esc(title)}<span class="when">{esc(_when(step))}</span></h2>{call}'
         f'<div class="columns"><div>{_figure_html(data, step, sink)}</div>'
         f'<div><h3>{"Replay step" if is_replay(data.run) else "Model reply"}</h3>{_reply_html(step)}'
         f'{_error_html(step, is_replay(data.run))}'

@@ -79,7 +79,8 @@ class StepRecord:
 
     ``frame`` is the screen-space observation; ``model_image`` what the model saw (model
     space, ``model_size`` = (width, height)). ``timings`` are seconds keyed by phase:
-    capture, model, execute, settle, total.
+    capture, model, execute, settle, total. ``call`` (Python API sessions only): what the step was for, as
+    (kind, text): ``("act", instruction)``, ``("run", task)``, ``("extract", question)`` or ``("code", action)``.
     """
 
     index: int
@@ -96,6 +97,7 @@ class StepRecord:
     error: StepError | None = None
     feedback: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    call: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)

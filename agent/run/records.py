@@ -64,6 +64,14 @@ class VerdictRecord(_Record):
     note: str | None = None
 
 
+class SessionCall(_Record):
+    """What a Python API session step was for: ``kind`` ``act``, ``run``, ``extract`` or ``code`` (an action the
+    script itself asked for) and its ``text`` (the instruction, task, question or action)."""
+
+    kind: str
+    text: str
+
+
 class StepLine(_Record):
     """One line of ``steps.jsonl``: everything one step observed, said and did.
 
@@ -71,7 +79,8 @@ class StepLine(_Record):
     image the model saw. ``started_at`` is Unix time in seconds. ``actions_model`` (model space)
     and ``actions_screen`` (screen pixels) are :func:`screenpilot.agent.actions.to_json` forms;
     ``verdicts`` pair with ``actions_screen`` in order, and ``executed`` counts the actions that
-    were carried out. ``model_timings`` are the backend's own phases in seconds (free-form names).
+    were carried out. ``model_timings`` are the backend's own phases in seconds (free-form names). ``call`` is
+    written only by Python API sessions (see :class:`SessionCall`).
     """
 
     index: int
@@ -93,6 +102,7 @@ class StepLine(_Record):
     error: StepErrorRecord | None = None
     feedback: str | None = None
     timings: StepTimings = Field(default_factory=StepTimings)
+    call: SessionCall | None = None
 
 
 class ResizeBounds(_Record):
@@ -173,6 +183,7 @@ __all__ = [
     "RunLimits",
     "RunRecord",
     "ScenarioRef",
+    "SessionCall",
     "StepErrorRecord",
     "StepLine",
     "StepTimings",

@@ -37,6 +37,7 @@ from screenpilot.agent.errors import ConfigError, InfrastructureError
 from screenpilot.agent.run.loop import RunResult, StepRecord
 from screenpilot.agent.run.records import (
     RunRecord,
+    SessionCall,
     StepErrorRecord,
     StepLine,
     StepTimings,
@@ -120,6 +121,7 @@ def step_line(step: StepRecord, screenshot_name: str) -> StepLine:
         error=None if step.error is None else StepErrorRecord(**asdict(step.error)),
         feedback=step.feedback,
         timings=StepTimings(**step.timings),
+        **({} if step.call is None else {"call": SessionCall(kind=step.call[0], text=step.call[1])}),
     )
 
 

@@ -105,6 +105,8 @@ class ReplayFormat:
     name = "replay"
     min_pixels = 1
     max_pixels = 1 << 31
+    resize_factor = 1
+    """Screen pixels are model pixels: no grid to snap to."""
 
     def model_size(self, screen_size: tuple[int, int]) -> tuple[int, int]:
         """The screen size itself (no resize)."""
