@@ -1,7 +1,7 @@
 """The ``screenpilot`` command line: :func:`main` runs the Typer application with every command registered.
 
 Commands: ``run``, ``scenario run|list|schema``, ``eval``, ``calibrate``, ``view``, ``compare``, ``script`` and
-``dev build-tiny-model``. Exit codes are those of :mod:`screenpilot.agent.cli.exits`. Shell completion:
+``mcp`` and ``dev build-tiny-model``. Exit codes are those of :mod:`screenpilot.agent.cli.exits`. Shell completion:
 ``screenpilot --install-completion``.
 """
 
@@ -15,12 +15,12 @@ import typer.main
 import typer.rich_utils
 
 # Each module registers its commands on the application when imported.
-from screenpilot.agent.cli import calibrate, dev, run, scenarios, script, view
+from screenpilot.agent.cli import calibrate, dev, mcp, run, scenarios, script, view
 from screenpilot.agent.cli.app import app
 from screenpilot.agent.cli.exits import EXIT_INTERRUPTED, EXIT_SUCCESS, EXIT_USAGE
 from screenpilot.agent.cli.options import with_optional_values
 
-COMMAND_MODULES = (run, scenarios, calibrate, view, script, dev)
+COMMAND_MODULES = (run, scenarios, calibrate, view, script, mcp, dev)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
