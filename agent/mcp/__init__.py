@@ -1,0 +1,1 @@
+"""The MCP server: ``screenpilot mcp`` (see :mod:`screenpilot.agent.mcp.server`)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -203,3 +204,31 @@ def test_importing_screenpilot_loads_no_api_until_used() -> None:
             "screenpilot.browser; assert 'screenpilot.agent.api' in sys.modules; print('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("Xvfb") is None or shutil.which("xterm") is None, reason="needs Xvfb and xterm")
+def test_a_desktop_session_types_a_command_that_writes_a_file(tmp_path: Path) -> None:
+    target = tmp_path / "from the session.txt"
+    wait_for_shell = "<tool_call>\n" + json.dumps(
+        {"name": "computer_use", "arguments": {"action": "mouse_move", "coordinate": [150, 120]}}) + "\n</tool_call>"
+    with screenpilot.desktop(virtual_display="800x600", launch=["xterm -geometry 80x24+0+0 -e sh"],
+                             model=replies(tmp_path, wait_for_shell), out=tmp_path / "runs", quiet=True) as s:
+        assert s.screenshot().size == (800, 600)
+        s.act("point at the terminal")
+        s.type(f"printf 'desk top' > '{target}'\n")
+        s.wait(1)
+    assert target.read_text() == "desk top"
+    assert [step["call"]["kind"] for step in steps_of(s.run_dir)] == ["act", "code", "code"]
+
+
+def test_a_phone_session_taps_in_device_pixels(tmp_path: Path) -> None:
+    with screenpilot.phone("pixel-7", url=str(REPO / "tests" / "pages" / "phone_app.html"), model=replies(tmp_path),
+                           out=tmp_path / "runs", quiet=True) as s:
+        width, height = s.screenshot().size
+        box = s.page.locator("#tap-target").bounding_box()
+        scale = width / s.page.viewport_size["width"]
+        s.click(round((box["x"] + box["width"] / 2) * scale), round((box["y"] + box["height"] / 2) * scale))
+        taps = s.page.evaluate("[window.phoneState.taps, window.phoneState.touchTaps]")
+    assert s.executor.kind == "phone" and (width, height) != (1280, 720)
+    assert taps == [1, 1]
