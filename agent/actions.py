@@ -8,7 +8,10 @@ actions in *model space*; :func:`map_points` turns them into *screen space* for 
 Executors dispatch with ``match``; ``assert_never`` in the fallback makes a missing case a type
 error in mypy rather than a silent no-op. The phone-only types (:data:`PHONE_ACTIONS`: long press,
 swipe, system buttons, Android key events, opening apps) are refused by the browser and desktop
-executors with an :class:`~screenpilot.agent.errors.ActionFailedError`.
+executors with an :class:`~screenpilot.agent.errors.ActionFailedError`; the browser-only tab and file types
+(:data:`WEB_ACTIONS`: listing, switching, closing and opening tabs, uploading a file into an open file chooser) by
+the desktop, phone and ADB executors. An upload's ``path`` is resolved with :func:`upload_path` by both the safety
+gate and the executor, so both judge and use the same file.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import dataclasses
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, NoReturn, TypeAlias
 
 if sys.version_info >= (3, 11):
@@ -174,13 +178,60 @@ class OpenApp:
     name: str
 
 
+@dataclass(frozen=True)
+class ListTabs:
+    """Browser only: report the open tabs (index from 0, title, URL, which is current) as the next step's event."""
+
+
+@dataclass(frozen=True)
+class SwitchTab:
+    """Browser only: make the tab at ``index`` (0-based, as :class:`ListTabs` reports it) the current one."""
+
+    index: int
+
+
+@dataclass(frozen=True)
+class CloseTab:
+    """Browser only: close the tab at ``index`` (0-based; None: the current tab). The newest tab left takes over."""
+
+    index: int | None = None
+
+
+@dataclass(frozen=True)
+class NewTab:
+    """Browser only: open a new tab, which becomes the current one, at ``url`` (None: a blank page)."""
+
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Upload:
+    """Browser only: answer the file chooser the page has opened with the file at ``path`` (absolute, or relative to
+    the upload folder: see :func:`upload_path`)."""
+
+    path: str
+
+
 Action: TypeAlias = (
     Click | MoveTo | Drag | Scroll | TypeText | PressKeys | Wait | Terminate | Navigate | GoBack | AskUser
-    | LongPress | Swipe | SystemButton | AndroidKey | OpenApp
+    | LongPress | Swipe | SystemButton | AndroidKey | OpenApp | ListTabs | SwitchTab | CloseTab | NewTab | Upload
 )
 
 PHONE_ACTIONS: tuple[type, ...] = (LongPress, Swipe, SystemButton, AndroidKey, OpenApp)
 """The action types only a phone executor carries out; other executors refuse them."""
+
+WEB_ACTIONS: tuple[type, ...] = (ListTabs, SwitchTab, CloseTab, NewTab, Upload)
+"""The tab and file action types only the browser executor carries out; other executors refuse them."""
+
+
+def upload_path(path: str, upload_dir: Path | None) -> Path:
+    """The file an :class:`Upload` of ``path`` means: ``~`` expanded, a relative path taken inside ``upload_dir``
+    (without one: the working folder), then made absolute with every symlink and ``..`` resolved, so that checking
+    the result against a folder cannot be escaped."""
+    given = Path(path).expanduser()
+    if not given.is_absolute() and upload_dir is not None:
+        given = upload_dir / given
+    return given.resolve()
 
 
 def map_points(action: Action, convert: Callable[[Point], Point]) -> Action:
@@ -229,14 +280,12 @@ def describe(action: Action) -> str:
             return f"wait {seconds:g}s"
         case Terminate(status=status, answer=answer):
             return f"terminate {status}" + ("" if answer is None else f" answer={answer!r}")
-        case Navigate(url=url):
-            return f"navigate {url}"
-        case GoBack():
-            return "go back"
         case AskUser(question=question):
             return f"ask user {question!r}"
         case LongPress() | Swipe() | SystemButton() | AndroidKey() | OpenApp():
             return _describe_phone(action)
+        case Navigate() | GoBack() | ListTabs() | SwitchTab() | CloseTab() | NewTab() | Upload():
+            return _describe_browser(action)
 
 
 def _describe_phone(action: LongPress | Swipe | SystemButton | AndroidKey | OpenApp) -> str:
@@ -251,6 +300,24 @@ def _describe_phone(action: LongPress | Swipe | SystemButton | AndroidKey | Open
             return f"android key {code}"
         case OpenApp(name=name):
             return f"open app {name!r}"
+
+
+def _describe_browser(action: Navigate | GoBack | ListTabs | SwitchTab | CloseTab | NewTab | Upload) -> str:
+    match action:
+        case Navigate(url=url):
+            return f"navigate {url}"
+        case GoBack():
+            return "go back"
+        case ListTabs():
+            return "list tabs"
+        case SwitchTab(index=index):
+            return f"switch to tab {index}"
+        case CloseTab(index=index):
+            return "close the current tab" if index is None else f"close tab {index}"
+        case NewTab(url=url):
+            return "new tab" + ("" if url is None else f" {url}")
+        case Upload(path=path):
+            return f"upload {path!r}"
 
 
 def to_json(action: Action) -> dict[str, object]:
@@ -269,7 +336,7 @@ def to_json(action: Action) -> dict[str, object]:
 _KINDS: dict[str, type] = {
     cls.__name__: cls
     for cls in (Click, MoveTo, Drag, Scroll, TypeText, PressKeys, Wait, Terminate, Navigate, GoBack, AskUser,
-                *PHONE_ACTIONS)
+                *PHONE_ACTIONS, *WEB_ACTIONS)
 }
 
 

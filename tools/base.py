@@ -13,14 +13,20 @@ Capabilities are protocols an executor satisfies by having the member, checked w
 * :class:`OnXDisplay`: the screen is an X display: desktop checks run X clients on it.
 * :class:`MasksSecrets`: the executor can paint over fields that show secret values, so the
   model never sees a typed password.
+* :class:`SavesDownloads`: the executor keeps what its screen downloads; the runner hands it the run folder's
+  ``downloads/`` (:data:`DOWNLOADS_FOLDER`) as soon as that folder exists.
+
+Executors without tabs or file choosers refuse the browser's tab and file actions with :func:`refuse_web_action`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias, get_args, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, NoReturn, Protocol, TypeAlias, get_args, runtime_checkable
 
-from screenpilot.agent.actions import Action
+from screenpilot.agent.actions import Action, describe
+from screenpilot.agent.errors import ActionFailedError
 from screenpilot.agent.frame import Frame
 
 if TYPE_CHECKING:
@@ -95,4 +101,25 @@ class MasksSecrets(Protocol):
         ...
 
 
-__all__ = ["EXECUTOR_KINDS", "Executor", "ExecutorKind", "MasksSecrets", "OnXDisplay", "ShowsPage"]
+DOWNLOADS_FOLDER = "downloads"
+"""The folder of a run folder that downloads are saved in."""
+
+
+@runtime_checkable
+class SavesDownloads(Protocol):
+    """An executor that saves the files its screen downloads."""
+
+    def save_downloads_to(self, folder: Path) -> None:
+        """Save downloads into ``folder`` (made when the first one arrives), those made before this call included;
+        each is reported as an event of the next Frame."""
+        ...
+
+
+def refuse_web_action(action: Action, where: str, hint: str) -> NoReturn:
+    """Raise the ActionFailedError for a browser tab or file action (:data:`~screenpilot.agent.actions.WEB_ACTIONS`)
+    on an executor without browser tabs: ``where`` says where (``"on the desktop"``), ``hint`` what to do instead."""
+    raise ActionFailedError(f"{describe(action)} is a browser action, not available {where}", hint=hint)
+
+
+__all__ = ["DOWNLOADS_FOLDER", "EXECUTOR_KINDS", "Executor", "ExecutorKind", "MasksSecrets", "OnXDisplay",
+           "SavesDownloads", "ShowsPage", "refuse_web_action"]

@@ -26,6 +26,7 @@ from functools import lru_cache
 from PIL import Image, ImageDraw, ImageFont
 
 from screenpilot.agent.actions import (
+    WEB_ACTIONS,
     Action,
     AndroidKey,
     AskUser,
@@ -220,6 +221,8 @@ def caption_line(action: Action) -> str | None:
         case Click(at=None) | Scroll(at=None):
             return describe(action)
         case Wait() | Terminate() | Navigate() | GoBack() | AskUser() | SystemButton() | AndroidKey() | OpenApp():
+            return describe(action)
+        case _ if isinstance(action, WEB_ACTIONS):
             return describe(action)
         case _:
             return None

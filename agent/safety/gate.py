@@ -13,7 +13,11 @@ Configured from a YAML file (``--policy FILE``) and CLI options, checked before 
 3. Desktop keys: blocked chords (default: ones that log out, lock, kill the X server or switch
    virtual terminals) are denied.
 4. Blocked screen regions: clicks, drags and moves into them are denied.
-5. Confirmation: actions of the kinds in ``confirm`` (``type``, ``key``, ``navigate``, ``click``,
+5. Uploads: a file may be uploaded only from inside ``upload_dir`` (``--upload-dir``): the path, relative ones
+   taken inside that folder, is resolved (symlinks and ``..`` included, :func:`~screenpilot.agent.actions.upload_path`)
+   and must lie within it. Without ``upload_dir`` every upload is denied. A new tab's URL is vetted like a
+   navigation.
+6. Confirmation: actions of the kinds in ``confirm`` (``type``, ``key``, ``navigate``, ``click``,
    or ``all``) are put to a person, who approves, denies with a note for the model, takes over
    (does the step by hand) or stops the run. With no terminal, ``no_terminal_default`` applies.
 
@@ -43,6 +47,7 @@ from screenpilot.agent.actions import (
     LongPress,
     MoveTo,
     Navigate,
+    NewTab,
     OpenApp,
     Point,
     PressKeys,
@@ -50,6 +55,8 @@ from screenpilot.agent.actions import (
     Swipe,
     SystemButton,
     TypeText,
+    Upload,
+    upload_path,
 )
 from screenpilot.agent.config_files import FileModel, NonEmpty, Pixels, list_as_tuple, read_yaml, validate_file
 from screenpilot.agent.frame import Frame
@@ -97,6 +104,7 @@ class PolicyConfig:
     confirm: tuple[str, ...] = ()
     no_terminal_default: Literal["deny", "approve"] = "deny"
     dry_run: bool = False
+    upload_dir: Path | None = None
 
     def trusting(self, start_url: str | None) -> PolicyConfig:
         """This config with ``start_url``'s origin trusted (the user asked to open it)."""
@@ -156,6 +164,19 @@ def url_verdict(url: str, config: PolicyConfig) -> Verdict:
     if config.allow_domains and not any(domain_matches(host, p) for p in config.allow_domains):
         return Verdict("deny", "not-allow-listed", f"The domain {host} is not on the allow-list.")
     return Verdict("allow", "url")
+
+
+def upload_verdict(path: str, upload_dir: Path | None) -> Verdict:
+    """Allow uploading ``path`` only when it resolves (:func:`~screenpilot.agent.actions.upload_path`) to a place inside
+    ``upload_dir``; deny it otherwise, and always when there is no ``upload_dir``. The notes are for the model."""
+    if upload_dir is None:
+        return Verdict("deny", "upload-not-allowed", "Uploading files is not allowed in this run (the user can allow "
+                       "it with --upload-dir FOLDER, or upload_dir in the policy file).")
+    root = upload_dir.expanduser().resolve()
+    if not upload_path(path, upload_dir).is_relative_to(root):
+        return Verdict("deny", "upload-outside-folder",
+                       f"Only files inside {root} may be uploaded; {path!r} is outside that folder.")
+    return Verdict("allow", "upload-dir")
 
 
 def stdin_can_answer() -> bool:
@@ -282,12 +303,15 @@ class SafetyPolicy:
             "trusted_origins": list(c.trusted_origins), "blocked_chords": ["+".join(k) for k in c.blocked_chords],
             "blocked_regions": [[r.left, r.top, r.width, r.height] for r in c.blocked_regions],
             "confirm": list(c.confirm), "no_terminal_default": c.no_terminal_default, "dry_run": c.dry_run,
+            "upload_dir": None if c.upload_dir is None else str(c.upload_dir),
         }
 
     def _rules(self, action: Action) -> Verdict:
         match action:
-            case Navigate(url=url):
+            case Navigate(url=url) | NewTab(url=str() as url):
                 return url_verdict(url, self.config)
+            case Upload(path=path):
+                return upload_verdict(path, self.config.upload_dir)
             case PressKeys(keys=keys):
                 chord = _chord(keys)
                 for blocked in self.config.blocked_chords:
@@ -305,7 +329,7 @@ class SafetyPolicy:
         if "all" in kinds:
             return "every action needs confirmation"
         wanted = {TypeText: "type", PressKeys: "key", Navigate: "navigate", Click: "click", LongPress: "click",
-                  AndroidKey: "key", SystemButton: "key", OpenApp: "navigate"}.get(type(action))
+                  AndroidKey: "key", SystemButton: "key", OpenApp: "navigate", NewTab: "navigate"}.get(type(action))
         if wanted in kinds:
             return f"'{wanted}' actions need confirmation"
         return None
@@ -338,8 +362,11 @@ class PolicyFile(FileModel):
     """The answer to a confirmation when no person can be asked."""
     dry_run: bool = False
     """Record every action as skipped and carry none out."""
+    upload_dir: NonEmpty | None = None
+    """The folder files may be uploaded from (relative: to this file's folder); without it, uploads are refused."""
 
-    def config(self) -> PolicyConfig:
+    def config(self, folder: Path = Path()) -> PolicyConfig:
+        """The policy these fields describe; a relative ``upload_dir`` is taken inside ``folder``."""
         chords = tuple(tuple(k.strip().lower() for k in chord.split("+")) for chord in self.blocked_keys)
         return PolicyConfig(
             allow_domains=tuple(self.allow_domains), block_domains=tuple(self.block_domains),
@@ -347,6 +374,7 @@ class PolicyFile(FileModel):
             blocked_chords=(DEFAULT_BLOCKED_CHORDS if self.add_default_blocked_keys else ()) + chords,
             blocked_regions=tuple(Region(*region) for region in self.blocked_regions),
             confirm=tuple(self.confirm), no_terminal_default=self.no_terminal_default, dry_run=self.dry_run,
+            upload_dir=None if self.upload_dir is None else folder / Path(self.upload_dir).expanduser(),
         )
 
 
@@ -357,5 +385,6 @@ def load_policy_file(path: Path) -> PolicyConfig:
 
 
 def policy_from_mapping(data: Mapping[str, Any], source: str) -> PolicyConfig:
-    """Build a PolicyConfig from parsed YAML/JSON; :class:`ConfigFileError` names ``source`` and the field."""
-    return validate_file(PolicyFile, data, Path(source)).config()
+    """Build a PolicyConfig from parsed YAML/JSON; :class:`ConfigFileError` names ``source`` and the field. A relative
+    ``upload_dir`` is taken inside ``source``'s folder."""
+    return validate_file(PolicyFile, data, Path(source)).config(Path(source).parent)

@@ -24,9 +24,16 @@ Decisions this module makes (each one tested):
   positive = down (``dy = -pixels``). :meth:`Qwen25Format.to_screen` scales ``dy`` by ``H / H'`` and ``dx``
   by ``W / W'``, the same factors as points, so a scroll covers the same fraction of the screen
   the model saw.
-* **Extras** (``navigate``/``back`` for browsers, ``ask_user`` anywhere) are advertised and
-  accepted only when enabled for the executor; using a disabled one is an
-  :class:`~screenpilot.agent.errors.UnknownActionError`. ``terminate`` always accepts an optional ``answer``;
+* **Extras** (``navigate``/``back`` and the tab and file verbs for browsers, ``ask_user`` anywhere) are advertised
+  and accepted only when enabled for the executor; using a disabled one is an
+  :class:`~screenpilot.agent.errors.UnknownActionError`.
+* **Tabs and files** (browser extras, an extension of the ``computer_use`` schema like ``navigate``, which Qwen's
+  released tool lacks): ``list_tabs`` -> :class:`~screenpilot.agent.actions.ListTabs` (the list arrives with the next
+  screenshot), ``switch_tab`` (``index``, required) -> :class:`~screenpilot.agent.actions.SwitchTab`, ``close_tab``
+  (``index`` optional: the current tab) -> :class:`~screenpilot.agent.actions.CloseTab`, ``new_tab`` (``url``
+  optional) -> :class:`~screenpilot.agent.actions.NewTab`, ``upload`` (``path``, required) ->
+  :class:`~screenpilot.agent.actions.Upload` into the file chooser the page opened. ``index`` counts tabs from 0: a
+  whole number (``1``, ``1.0`` or ``"1"``), never negative. ``terminate`` always accepts an optional ``answer``;
   the schema advertises it only with ``terminate_answer=True``.
 * **Accepted but not advertised** for robustness: ``triple_click``; Qwen3-style
   ``answer`` (``text``) = ``terminate`` success with that answer; ``start_coordinate`` on
@@ -57,13 +64,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from screenpilot.agent.actions import (
     Action,
     Click,
+    CloseTab,
     Drag,
     GoBack,
+    ListTabs,
     MouseButton,
     MoveTo,
     Navigate,
+    NewTab,
     PressKeys,
     Scroll,
+    SwitchTab,
+    Upload,
     describe,
 )
 from screenpilot.models.formats.base import DEFAULT_WAIT_S as DEFAULT_WAIT_S
@@ -84,10 +96,13 @@ CORE_ACTIONS: tuple[str, ...] = (
 )
 """The actions of Qwen2.5-VL's ``computer_use`` tool, in the order the schema lists them."""
 
-EXTRA_ACTIONS: tuple[str, ...] = ("navigate", "back", "ask_user")
+WEB_VERBS: tuple[str, ...] = ("list_tabs", "switch_tab", "close_tab", "new_tab", "upload")
+"""The tab and file verbs this project adds to ``computer_use`` for browsers (Qwen's tool has none)."""
+
+EXTRA_ACTIONS: tuple[str, ...] = ("navigate", "back", "ask_user", *WEB_VERBS)
 """Optional actions an executor may enable."""
 
-BROWSER_EXTRAS: frozenset[str] = frozenset({"navigate", "back", "ask_user"})
+BROWSER_EXTRAS: frozenset[str] = frozenset(EXTRA_ACTIONS)
 """The extras a browser executor enables (all of them)."""
 
 DESKTOP_EXTRAS: frozenset[str] = frozenset({"ask_user"})
@@ -129,6 +144,13 @@ ACTION_DESCRIPTIONS: dict[str, str] = {
     "navigate": "open the web address `url` in the current browser tab.",
     "back": "go back to the previous page in the browser tab.",
     "ask_user": "ask the person a `question` when you need information or a decision only they can give.",
+    "list_tabs": "list the open browser tabs (number, title, address, which is current); the list comes with the "
+    "next screenshot.",
+    "switch_tab": "make the browser tab number `index` (from `list_tabs`; the first tab is 0) the current one.",
+    "close_tab": "close the browser tab number `index` (the current tab when `index` is left out).",
+    "new_tab": "open a new browser tab, at the web address `url` when given, and make it the current one.",
+    "upload": "choose the file at `path` in the file chooser the page has opened (click the page's file field "
+    "first).",
 }
 
 PARAMETER_DESCRIPTIONS: dict[str, str] = {
@@ -139,7 +161,9 @@ PARAMETER_DESCRIPTIONS: dict[str, str] = {
     "pixels": "Needed by `scroll`: how far to scroll. Positive scrolls up, negative scrolls down.",
     "time": "Needed by `wait`: seconds to wait.",
     "status": "Needed by `terminate`: whether the task was completed.",
-    "url": "Needed by `navigate`: the full address to open, e.g. https://example.com/.",
+    "url": "Needed by `navigate`, optional for `new_tab`: the full address to open, e.g. https://example.com/.",
+    "index": "Needed by `switch_tab`, optional for `close_tab`: a tab's number from `list_tabs` (0 is the first).",
+    "path": "Needed by `upload`: the file's path, e.g. report.pdf (inside the folder the user allows uploads from).",
     "question": "Needed by `ask_user`: the question for the person.",
     "answer": "Optional for `terminate`: the final answer, when the task asks for one.",
 }
@@ -217,8 +241,25 @@ def call_arguments(action: Action) -> dict[str, object]:
             return {"action": "navigate", "url": url}
         case GoBack():
             return {"action": "back"}
+        case ListTabs() | SwitchTab() | CloseTab() | NewTab() | Upload():
+            return web_arguments(action)
         case _:  # the phone actions; the shared verbs were written above
             raise ValueError(f"computer_use cannot express the phone action {describe(action)}")
+
+
+def web_arguments(action: ListTabs | SwitchTab | CloseTab | NewTab | Upload) -> dict[str, object]:
+    """The ``arguments`` of a tab or file action (the :data:`WEB_VERBS`), shared with Qwen3-VL."""
+    match action:
+        case ListTabs():
+            return {"action": "list_tabs"}
+        case SwitchTab(index=index):
+            return {"action": "switch_tab", "index": index}
+        case CloseTab(index=index):
+            return {"action": "close_tab", **({} if index is None else {"index": index})}
+        case NewTab(url=url):
+            return {"action": "new_tab", **({} if url is None else {"url": url})}
+        case Upload(path=path):
+            return {"action": "upload", "path": path}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,6 +291,11 @@ HANDLERS: dict[str, Callable[[ComputerArguments], Action]] = {
     "scroll": _scroll,
     "navigate": lambda a: Navigate(a.string("url")),
     "back": lambda a: GoBack(),
+    "list_tabs": lambda a: ListTabs(),
+    "switch_tab": lambda a: SwitchTab(a.required_index()),
+    "close_tab": lambda a: CloseTab(a.index()),
+    "new_tab": lambda a: NewTab(a.optional_text("url") or None),
+    "upload": lambda a: Upload(a.string("path", "file")),
 }
 """Verb -> action for every verb ``computer_use`` accepts (Qwen3-VL extends it)."""
 
@@ -270,8 +316,10 @@ TOOL = ToolDialect(
 
 
 def browser_extras(browser_actions: bool, ask_user: bool) -> frozenset[str]:
-    """The enabled extras for the ``browser_actions`` / ``ask_user`` options of a format."""
-    return frozenset({*(("navigate", "back") if browser_actions else ()), *(("ask_user",) if ask_user else ())})
+    """The enabled extras for the ``browser_actions`` / ``ask_user`` options of a format: ``browser_actions``
+    enables ``navigate``, ``back`` and the :data:`WEB_VERBS`."""
+    browser = ("navigate", "back", *WEB_VERBS) if browser_actions else ()
+    return frozenset({*browser, *(("ask_user",) if ask_user else ())})
 
 
 class Qwen25Format(ToolCallFormat):
@@ -283,7 +331,7 @@ class Qwen25Format(ToolCallFormat):
     message with the history as text; N > 1: OSWorld-style, the last N - 1 steps as user-image /
     assistant-reply turns before the final user message, older steps as text in it). ``max_image_tokens``: optional
     cap on the image tokens of one request, which lowers the number of images kept (never
-    below the current one). ``browser_actions``: enable ``navigate`` and ``back`` (browser
+    below the current one). ``browser_actions``: enable ``navigate``, ``back`` and the tab and file verbs (browser
     executors). ``ask_user``: enable ``ask_user`` (default on; the loop answers it through its
     human channel). ``terminate_answer``: advertise the optional ``answer`` of ``terminate``.
     Bad values raise :class:`screenpilot.agent.errors.ConfigError`.

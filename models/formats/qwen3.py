@@ -22,6 +22,9 @@ through :class:`~screenpilot.models.formats.toolformat.ToolCallFormat`):
   :class:`~screenpilot.agent.actions.Terminate` success with that answer), all advertised. ``pixels``
   of ``scroll`` / ``hscroll`` are in grid units too (a thousandth of the screen's height / width),
   scaled by ``H / 1000`` / ``W / 1000``.
+* **Browser extras**: as Qwen2.5-VL's, the same verbs and arguments: ``navigate``, ``back`` and the tab and file verbs
+  ``list_tabs``, ``switch_tab`` (``index``), ``close_tab`` (optional ``index``), ``new_tab`` (optional ``url``) and
+  ``upload`` (``path``), an extension of the released tool schema (:data:`screenpilot.models.formats.qwen25.WEB_VERBS`).
 * **Canonical calls** (:meth:`Qwen3VLFormat.format_call`): a success with an answer is written as ``answer``, a
   horizontal scroll as ``hscroll``; a scroll that moves both ways cannot be written.
 

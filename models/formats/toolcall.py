@@ -238,6 +238,14 @@ def number_value(value: object) -> float | None:
     return None
 
 
+def whole_number(value: object) -> int | None:
+    """An integer >= 0 from an int, a float without a fraction or such a numeric string; None otherwise."""
+    number = number_value(value)
+    if number is None or number < 0 or not number.is_integer():
+        return None
+    return int(number)
+
+
 def coordinate_parts(raw: object) -> list[object] | None:
     """The two items of a coordinate: a 2-list, or a string like "[1, 2]", "(1,2)", "1 2"."""
     if isinstance(raw, str):
@@ -301,6 +309,19 @@ class CallArguments:
         if not isinstance(raw, str) or not raw:
             raise self.fail(f'"{keys[0]}" missing or not a non-empty string: {clip(raw)}', hint)
         return raw
+
+    def index(self, key: str = "index") -> int | None:
+        """A tab number under ``key`` (see :meth:`required_index`), or None when absent."""
+        return None if self.values.get(key) is None else self.required_index(key)
+
+    def required_index(self, key: str = "index") -> int:
+        """A whole number >= 0 under ``key`` (numeric strings and whole floats accepted)."""
+        raw = self.values.get(key)
+        value = whole_number(raw)
+        if value is None:
+            raise self.fail(f'"{key}" missing or not a whole number >= 0: {clip(raw)}',
+                            f'Give "{key}" as a tab number from list_tabs, e.g. "{key}": 1 (the first tab is 0).')
+        return value
 
     def optional_text(self, key: str) -> str | None:
         """The string under ``key`` (numbers become text), or None when absent."""

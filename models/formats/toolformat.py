@@ -51,8 +51,14 @@ STEP_NOTE_TEMPLATE = "Step {number}: {calls} (feedback: {note});"
 NO_CALL_TEXT = "(no valid tool call)"
 FEEDBACK_TEMPLATE = "Feedback on your last action: {feedback}"
 
-OPTIONAL_PARAMETERS: tuple[tuple[str, str], ...] = (("url", "navigate"), ("question", "ask_user"))
-"""String parameters advertised only with the action that needs them enabled."""
+OPTIONAL_PARAMETERS: tuple[tuple[str, tuple[str, ...], Mapping[str, object]], ...] = (
+    ("url", ("navigate", "new_tab"), {"type": "string"}),
+    ("question", ("ask_user",), {"type": "string"}),
+    ("index", ("switch_tab", "close_tab"), {"type": "integer", "minimum": 0}),
+    ("path", ("upload",), {"type": "string"}),
+)
+"""Parameters advertised only when one of the actions that take them is enabled: (name, those actions, the JSON-schema
+type fields), in schema order."""
 
 _TAG_IN_JSON = re.compile(r"<(?=/?(?:tool_call|think)>)")
 
@@ -101,9 +107,9 @@ class ToolDialect(Generic[ArgumentsT]):
         properties: dict[str, Any] = {"action": {"description": "\n".join(lines), "enum": actions, "type": "string"}}
         for name, fields in self.parameters:
             properties[name] = {"description": self.parameter_descriptions[name], **fields}
-        optional = [name for name, verb in OPTIONAL_PARAMETERS if verb in extra_actions]
-        for name in [*optional, *(["answer"] if terminate_answer else [])]:
-            properties[name] = {"description": self.parameter_descriptions[name], "type": "string"}
+        optional = [(name, fields) for name, verbs, fields in OPTIONAL_PARAMETERS if set(verbs) & set(extra_actions)]
+        for name, fields in [*optional, *([("answer", {"type": "string"})] if terminate_answer else [])]:
+            properties[name] = {"description": self.parameter_descriptions[name], **fields}
         return {
             "type": "function",
             "function": {

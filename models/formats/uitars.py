@@ -43,8 +43,15 @@ mapping back is Qwen2.5-VL's, ``x_screen = x * W / W'`` (:func:`screenpilot.mode
 * ``call_user()`` -> :class:`~screenpilot.agent.actions.AskUser` whose question is the reply's thought
   (only when ``ask_user`` is enabled).
 
-Calls after ``finished`` or ``call_user`` are not read. UI-TARS has no browser-only verbs: a browser
-run uses the same action space (e.g. ``hotkey(key='ctrl l')`` then ``type``).
+Calls after ``finished`` or ``call_user`` are not read.
+
+*Browser extras* (only with ``browser_actions``; UI-TARS has no verbs of its own for tabs and files, so these
+extend its action space in its own call syntax, and a browser still navigates with ``hotkey(key='ctrl l')`` then
+``type``): ``list_tabs()`` -> :class:`~screenpilot.agent.actions.ListTabs`, ``switch_tab(index=1)`` ->
+:class:`~screenpilot.agent.actions.SwitchTab`, ``close_tab()`` or ``close_tab(index=1)`` ->
+:class:`~screenpilot.agent.actions.CloseTab`, ``new_tab()`` or ``new_tab(url='https://...')`` ->
+:class:`~screenpilot.agent.actions.NewTab`, ``upload(path='report.pdf')`` -> :class:`~screenpilot.agent.actions.Upload`.
+``index`` counts from 0, a whole number (quoted or not). Without ``browser_actions`` they are unknown functions.
 
 *History* (UI-TARS' own agents): the system line, the prompt with the task, then per earlier step
 its screenshot as a user message (only the last ``keep_images - 1`` steps keep theirs) and its
@@ -66,12 +73,17 @@ from screenpilot.agent.actions import (
     Action,
     AskUser,
     Click,
+    CloseTab,
     Drag,
+    ListTabs,
+    NewTab,
     Point,
     PressKeys,
     Scroll,
+    SwitchTab,
     Terminate,
     TypeText,
+    Upload,
     Wait,
     describe,
 )
@@ -79,7 +91,7 @@ from screenpilot.agent.errors import InvalidArgumentError, ReplyParseError, Unkn
 from screenpilot.agent.keys import normalize_key, split_chord
 from screenpilot.models.base import Message, ModelRequest, Turn
 from screenpilot.models.formats.base import DialectFormat, image_part, map_to_screen, text_part
-from screenpilot.models.formats.toolcall import clip, closing_end, number_value
+from screenpilot.models.formats.toolcall import clip, closing_end, number_value, whole_number
 from screenpilot.models.formats.toolformat import FEEDBACK_TEMPLATE
 
 if TYPE_CHECKING:
@@ -143,6 +155,18 @@ ACTION_LINES: tuple[tuple[str, str], ...] = (
     ("call_user", "call_user() # Hand over to the user when the task cannot be done or needs their help."),
 )
 """The advertised action space, one call signature (and note) per line."""
+
+BROWSER_ACTION_LINES: tuple[tuple[str, str], ...] = (
+    ("list_tabs", "list_tabs() # List the open browser tabs; the list comes with the next screenshot."),
+    ("switch_tab", "switch_tab(index=1) # Make that browser tab current; tabs are numbered from 0 as list_tabs shows."),
+    ("close_tab", "close_tab(index=1) # Close that browser tab; close_tab() closes the current one."),
+    ("new_tab", "new_tab(url='https://...') # Open a new browser tab (new_tab() opens a blank one)."),
+    ("upload", "upload(path='xxx') # Choose that file in the file chooser the page opened (click its file field "
+     "first)."),
+)
+"""The browser extras, advertised with ``browser_actions`` (this project's extension, see the module doc)."""
+
+BROWSER_VERBS: frozenset[str] = frozenset(verb for verb, _ in BROWSER_ACTION_LINES)
 
 FORMAT_HINT = (
     "Reply as 'Thought: <your reasoning>' then 'Action: <one call>', e.g. Action: click(point='<point>x y</point>')"
@@ -244,6 +268,7 @@ def _literal(node: ast.expr, function: str, key: str) -> str | int | float:
 _PRIMARY: dict[str, str] = {
     "click": "point", "left_single": "point", "left_double": "point", "right_single": "point",
     "hotkey": "key", "press": "key", "type": "content", "finished": "content", "scroll": "point",
+    "switch_tab": "index", "close_tab": "index", "new_tab": "url", "upload": "path",
 }
 """Where a single positional argument of a function goes."""
 
@@ -289,8 +314,9 @@ def read_call(source: str) -> tuple[str, dict[str, str | int | float]]:
 _POINT_TAGS = re.compile(r"<\|box_start\|>|<\|box_end\|>|</?point>|</?bbox>")
 
 
-def _functions_hint(ask_user: bool = True) -> str:
-    names = [verb for verb, _ in ACTION_LINES if ask_user or verb != "call_user"]
+def _functions_hint(ask_user: bool = True, browser: bool = False) -> str:
+    lines = [*ACTION_LINES, *(BROWSER_ACTION_LINES if browser else ())]
+    names = [verb for verb, _ in lines if ask_user or verb != "call_user"]
     return "Use one of: " + ", ".join(f"{name}()" for name in names) + "."
 
 
@@ -409,6 +435,30 @@ def _scroll(call: _Call) -> tuple[Action, ...]:
     return (Scroll(dy=sign_y * step_y, dx=sign_x * step_x, at=call.point("point", "start_box")),)
 
 
+def _index(call: _Call) -> int | None:
+    """The tab number ``index`` (None when absent); InvalidArgumentError unless a whole number >= 0."""
+    raw = call.text("index")
+    value = None if raw is None else whole_number(raw)
+    if raw is not None and value is None:
+        raise call.fail(f"index must be a whole number >= 0, got {clip(raw)}",
+                        f"Give a tab number as list_tabs shows it, e.g. {call.function}(index=1); the first tab is 0.")
+    return value
+
+
+def _switch_tab(call: _Call) -> tuple[Action, ...]:
+    index = _index(call)
+    if index is None:
+        raise call.fail("missing index", "switch_tab(index=1) makes tab 1 current; list_tabs shows the numbers.")
+    return (SwitchTab(index),)
+
+
+def _upload(call: _Call) -> tuple[Action, ...]:
+    path = call.text("path", "file")
+    if not path:
+        raise call.fail("missing path", "upload(path='report.pdf') names the file to choose.")
+    return (Upload(path),)
+
+
 def _finished(call: _Call) -> tuple[Action, ...]:
     content = call.text("content", "answer")
     return (Terminate("success", content if content else None),)
@@ -432,15 +482,22 @@ _HANDLERS: dict[str, Callable[[_Call], tuple[Action, ...]]] = {
     "wait": lambda call: (Wait(WAIT_S),),
     "finished": _finished,
     "call_user": _call_user,
+    "list_tabs": lambda call: (ListTabs(),),
+    "switch_tab": _switch_tab,
+    "close_tab": lambda call: (CloseTab(_index(call)),),
+    "new_tab": lambda call: (NewTab(call.text("url") or None),),
+    "upload": _upload,
 }
 
 
-def _call_actions(source: str, model_size: tuple[int, int], thought: str, ask_user: bool) -> tuple[Action, ...]:
+def _call_actions(
+    source: str, model_size: tuple[int, int], thought: str, ask_user: bool, browser: bool
+) -> tuple[Action, ...]:
     name, values = read_call(source)
     function = name.lower()
     handler = _HANDLERS.get(function)
-    if handler is None or (function == "call_user" and not ask_user):
-        raise UnknownActionError(f"unknown function {clip(name)}", _functions_hint(ask_user))
+    if handler is None or (function == "call_user" and not ask_user) or (function in BROWSER_VERBS and not browser):
+        raise UnknownActionError(f"unknown function {clip(name)}", _functions_hint(ask_user, browser))
     return handler(_Call(function, values, model_size, thought))
 
 
@@ -471,7 +528,7 @@ def action_call(action: Action) -> str:
 
     Scroll amounts and wait times are not expressible (UI-TARS uses fixed ones). Raises ValueError
     for what UI-TARS cannot say: a click without a point, a middle or triple click, a drag without
-    a start, a failure, moves, browser or phone actions.
+    a start, a failure, moves, navigation or phone actions.
     """
     match action:
         case Click(at=at, button=button, count=count) if (button, count) in _CLICK_CALLS:
@@ -490,6 +547,16 @@ def action_call(action: Action) -> str:
             return "finished()" if answer is None else f"finished(content={answer!r})"
         case AskUser():
             return "call_user()"
+        case ListTabs():
+            return "list_tabs()"
+        case SwitchTab(index=index):
+            return f"switch_tab(index={index})"
+        case CloseTab(index=index):
+            return "close_tab()" if index is None else f"close_tab(index={index})"
+        case NewTab(url=url):
+            return "new_tab()" if url is None else f"new_tab(url={url!r})"
+        case Upload(path=path):
+            return f"upload(path={path!r})"
     raise ValueError(f"UI-TARS-1.5 cannot express {describe(action)}")
 
 
@@ -503,9 +570,9 @@ class UITarsFormat(DialectFormat):
     ``min_pixels`` / ``max_pixels``: smart_resize bounds (UI-TARS' own by default).
     ``keep_images``: screenshots per request, the current one included (UI-TARS' agents keep 5).
     ``max_image_tokens``: optional cap lowering that number. ``ask_user``: offer ``call_user()``.
-    ``language``: the language the thought is written in. ``browser_actions`` and
-    ``terminate_answer`` are accepted for a uniform signature and change nothing (UI-TARS' action
-    space is fixed; ``finished`` always takes an answer). Bad values raise ConfigError.
+    ``language``: the language the thought is written in. ``browser_actions``: offer the tab and file calls (see
+    the module doc). ``terminate_answer`` is accepted for a uniform signature and changes nothing (``finished``
+    always takes an answer). Bad values raise ConfigError.
     """
 
     name = NAME
@@ -526,17 +593,20 @@ class UITarsFormat(DialectFormat):
             min_pixels=min_pixels, max_pixels=max_pixels, keep_images=keep_images, max_image_tokens=max_image_tokens
         )
         self.ask_user = ask_user
+        self.browser_actions = browser_actions
         self.language = language
-        del browser_actions, terminate_answer
+        del terminate_answer
 
     def describe(self) -> dict[str, object]:
         """Settings for ``run.json``."""
-        own = {"ask_user": self.ask_user, "language": self.language, "coordinates": "pixels of the resized screenshot"}
+        own = {"ask_user": self.ask_user, "browser_actions": self.browser_actions, "language": self.language,
+               "coordinates": "pixels of the resized screenshot"}
         return {**super().describe(), **own}
 
     def prompt(self, task: str) -> str:
         """The instruction message: role, output format, action space, notes and the task."""
-        actions = "\n".join(line for verb, line in ACTION_LINES if self.ask_user or verb != "call_user")
+        lines = [*ACTION_LINES, *(BROWSER_ACTION_LINES if self.browser_actions else ())]
+        actions = "\n".join(line for verb, line in lines if self.ask_user or verb != "call_user")
         return PROMPT_TEMPLATE.format(actions=actions, language=self.language, task=task)
 
     def _size_error(self, size: tuple[int, int]) -> ValueError:
@@ -578,13 +648,14 @@ class UITarsFormat(DialectFormat):
         """The actions of a UI-TARS-1.5 reply, in model space (pixels of ``model_size``), in order.
 
         See the module doc for the accepted forms. Returns at least one action and stops after
-        ``finished`` / ``call_user`` (``call_user`` only when :attr:`ask_user` is on); raises
+        ``finished`` / ``call_user`` (``call_user`` only when :attr:`ask_user` is on, the tab and file calls only
+        with :attr:`browser_actions`); raises
         ReplyParseError, UnknownActionError or InvalidArgumentError, never anything else.
         """
         thought, action_text = split_reply(text)
         actions: list[Action] = []
         for source in split_calls(action_text):
-            actions += _call_actions(source, model_size, thought, self.ask_user)
+            actions += _call_actions(source, model_size, thought, self.ask_user, self.browser_actions)
             if actions and isinstance(actions[-1], Terminate | AskUser):
                 break
         return actions

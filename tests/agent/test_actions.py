@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from screenpilot.agent.actions import (
     AskUser,
     Click,
+    CloseTab,
     Drag,
     GoBack,
+    ListTabs,
     MoveTo,
     Navigate,
+    NewTab,
     Point,
     PressKeys,
     Scroll,
+    SwitchTab,
     Terminate,
     TypeText,
+    Upload,
     Wait,
     describe,
     from_json,
     map_points,
     to_json,
+    upload_path,
 )
 from screenpilot.agent.keys import normalize_key, split_chord
 
@@ -28,7 +36,8 @@ ALL_ACTIONS = [
     Click(), Click(Point(3, 4), "right", 2), MoveTo(Point(1, 2)), Drag(Point(5, 6)), Drag(Point(5, 6), Point(1, 1)),
     Scroll(dy=-120, dx=0, at=Point(7, 8)), Scroll(dy=40), TypeText("héllo <b>"), PressKeys(("ctrl", "c")),
     Wait(1.5), Terminate("success", "42"), Terminate("failure"), Navigate("https://example.org"), GoBack(),
-    AskUser("Which seat?"),
+    AskUser("Which seat?"), ListTabs(), SwitchTab(2), CloseTab(), CloseTab(1), NewTab(), NewTab("https://a.org"),
+    Upload("reports/q1.pdf"),
 ]
 
 
@@ -47,6 +56,17 @@ def test_map_points_moves_every_point_and_nothing_else() -> None:
     assert map_points(Drag(Point(1, 1), Point(2, 2)), double) == Drag(Point(2, 2), Point(4, 4))
     assert map_points(Scroll(dy=10, at=Point(3, 3)), double) == Scroll(dy=10, at=Point(6, 6))
     assert map_points(TypeText("x"), double) == TypeText("x")
+
+
+def test_upload_path_resolves_inside_the_folder_and_follows_links(tmp_path: Path) -> None:
+    (tmp_path / "real.txt").write_text("x")
+    (tmp_path / "up").mkdir()
+    (tmp_path / "up" / "link.txt").symlink_to(tmp_path / "real.txt")
+    assert upload_path("a.txt", tmp_path / "up") == (tmp_path / "up" / "a.txt").resolve()
+    assert upload_path("../real.txt", tmp_path / "up") == (tmp_path / "real.txt").resolve()
+    assert upload_path("link.txt", tmp_path / "up") == (tmp_path / "real.txt").resolve()
+    assert upload_path(str(tmp_path / "real.txt"), None) == (tmp_path / "real.txt").resolve()
+    assert upload_path("rel.txt", None) == (Path.cwd() / "rel.txt").resolve()
 
 
 def test_from_json_rejects_unknown_kinds_and_bad_points() -> None:

@@ -10,7 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from screenpilot.agent.actions import Click, Navigate, Point, PressKeys, TypeText
+from screenpilot.agent.actions import (
+    Click,
+    CloseTab,
+    ListTabs,
+    Navigate,
+    NewTab,
+    Point,
+    PressKeys,
+    SwitchTab,
+    TypeText,
+    Upload,
+)
 from screenpilot.agent.errors import ActionFailedError, ConfigError
 from screenpilot.agent.frame import Frame
 from screenpilot.agent.run.interrupts import StopFlag, WaitInterrupted, graceful_interrupts, interruptible_wait
@@ -106,6 +117,46 @@ def test_no_terminal_applies_the_default() -> None:
 def test_navigate_action_is_checked_against_domains() -> None:
     policy = SafetyPolicy(PolicyConfig(block_domains=("evil.com",)))
     assert policy.check(Navigate("https://evil.com/"), FRAME).decision == "deny"
+
+
+def test_uploads_come_only_from_inside_the_upload_folder(tmp_path: Path) -> None:
+    allowed = tmp_path / "uploads"
+    (allowed / "sub").mkdir(parents=True)
+    (allowed / "a.txt").write_text("a")
+    (tmp_path / "secret.txt").write_text("s")
+    (allowed / "link.txt").symlink_to(tmp_path / "secret.txt")
+    policy = SafetyPolicy(PolicyConfig(upload_dir=allowed), Confirmer(interactive=False))
+    for inside in ("a.txt", str(allowed / "a.txt"), "sub/../a.txt", "sub/new.txt"):
+        assert policy.check(Upload(inside), FRAME).decision == "allow", inside
+    for outside in ("../secret.txt", str(tmp_path / "secret.txt"), "link.txt", "/etc/passwd", "sub/../../secret.txt"):
+        verdict = policy.check(Upload(outside), FRAME)
+        assert (verdict.decision, verdict.rule) == ("deny", "upload-outside-folder"), outside
+        assert verdict.note is not None and str(allowed) in verdict.note
+    refused = SafetyPolicy(PolicyConfig(), Confirmer(interactive=False)).check(Upload(str(allowed / "a.txt")), FRAME)
+    assert (refused.decision, refused.rule) == ("deny", "upload-not-allowed")
+    assert refused.note is not None and "--upload-dir" in refused.note
+    assert policy.describe()["upload_dir"] == str(allowed)
+
+
+def test_tab_actions_are_checked_and_confirmed_like_others() -> None:
+    policy = SafetyPolicy(PolicyConfig(block_domains=("evil.com",)), Confirmer(interactive=False))
+    assert policy.check(NewTab("https://evil.com/x"), FRAME).decision == "deny"
+    for action in (NewTab(), NewTab("https://ok.org/"), ListTabs(), SwitchTab(1), CloseTab()):
+        assert policy.check(action, FRAME).decision == "allow", action
+    asking = SafetyPolicy(PolicyConfig(confirm=("all",)), Confirmer(interactive=False))
+    for action in (ListTabs(), SwitchTab(0), CloseTab(), Upload("a.txt")):
+        assert policy.check(action, FRAME).decision == "allow" or isinstance(action, Upload)
+        assert asking.check(action, FRAME).rule in ("confirm:no-terminal", "upload-not-allowed")
+    navigating = SafetyPolicy(PolicyConfig(confirm=("navigate",)), Confirmer(interactive=False))
+    assert navigating.check(NewTab("https://ok.org/"), FRAME).rule == "confirm:no-terminal"
+
+
+def test_policy_file_upload_dir_is_relative_to_the_file(tmp_path: Path) -> None:
+    (tmp_path / "policy.yaml").write_text("upload_dir: files\n")
+    assert load_policy_file(tmp_path / "policy.yaml").upload_dir == tmp_path / "files"
+    assert load_policy_file(tmp_path / "policy.yaml").upload_dir is not None
+    (tmp_path / "abs.yaml").write_text(f"upload_dir: {tmp_path / 'elsewhere'}\n")
+    assert load_policy_file(tmp_path / "abs.yaml").upload_dir == tmp_path / "elsewhere"
 
 
 def test_policy_file_errors_name_the_file_and_field(tmp_path: Path) -> None:

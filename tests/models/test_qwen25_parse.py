@@ -10,15 +10,20 @@ from screenpilot.agent.actions import (
     Action,
     AskUser,
     Click,
+    CloseTab,
     Drag,
     GoBack,
+    ListTabs,
     MoveTo,
     Navigate,
+    NewTab,
     Point,
     PressKeys,
     Scroll,
+    SwitchTab,
     Terminate,
     TypeText,
+    Upload,
     Wait,
 )
 from screenpilot.agent.errors import InvalidArgumentError, ModelError, ReplyParseError, UnknownActionError
@@ -77,6 +82,15 @@ VALID: list[tuple[str, str, list[Action]]] = [
     ("navigate", call(action="navigate", url="https://example.com/"), [Navigate("https://example.com/")]),
     ("back", call(action="back"), [GoBack()]),
     ("ask_user", call(action="ask_user", question="Which account?"), [AskUser("Which account?")]),
+    ("list_tabs", call(action="list_tabs"), [ListTabs()]),
+    ("switch_tab", call(action="switch_tab", index=2), [SwitchTab(2)]),
+    ("switch_tab index as text", call(action="switch_tab", index="1"), [SwitchTab(1)]),
+    ("switch_tab whole float", call(action="switch_tab", index=0.0), [SwitchTab(0)]),
+    ("close_tab current", call(action="close_tab"), [CloseTab()]),
+    ("close_tab index", call(action="close_tab", index=0), [CloseTab(0)]),
+    ("new_tab blank", call(action="new_tab"), [NewTab()]),
+    ("new_tab url", call(action="new_tab", url="https://example.com/"), [NewTab("https://example.com/")]),
+    ("upload", call(action="upload", path="reports/q1.pdf"), [Upload("reports/q1.pdf")]),
     ("action case", call(action=" Left_Click ", coordinate=[100, 200]), [Click(P)]),
     # coordinates
     ("string coordinate", call(action="left_click", coordinate="[100, 200]"), [Click(P)]),
@@ -274,6 +288,11 @@ ERRORS: list[tuple[str, str, type[ModelError]]] = [
     ("word wait", call(action="wait", time="a while"), InvalidArgumentError),
     ("missing url", call(action="navigate"), InvalidArgumentError),
     ("missing question", call(action="ask_user"), InvalidArgumentError),
+    ("switch_tab without index", call(action="switch_tab"), InvalidArgumentError),
+    ("negative tab index", call(action="switch_tab", index=-1), InvalidArgumentError),
+    ("fractional tab index", call(action="close_tab", index=1.5), InvalidArgumentError),
+    ("word tab index", call(action="switch_tab", index="second"), InvalidArgumentError),
+    ("upload without path", call(action="upload"), InvalidArgumentError),
     ("missing answer text", call(action="answer"), InvalidArgumentError),
     (
         "bad call before terminate",
@@ -335,7 +354,8 @@ def test_coordinate_range_follows_model_size() -> None:
 def test_disabled_extras_are_unknown_actions() -> None:
     desktop = Qwen25Format()
     assert desktop.extra_actions == DESKTOP_EXTRAS
-    for reply in (call(action="navigate", url="https://a.b/"), call(action="back")):
+    for reply in (call(action="navigate", url="https://a.b/"), call(action="back"), call(action="list_tabs"),
+                  call(action="upload", path="a.txt")):
         with pytest.raises(UnknownActionError) as caught:
             desktop.parse(reply, SIZE)
         assert "navigate" not in caught.value.hint and "ask_user" in caught.value.hint

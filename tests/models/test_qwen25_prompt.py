@@ -100,12 +100,16 @@ def test_system_prompt_holds_the_tool_schema() -> None:
 def test_extras_change_the_schema() -> None:
     browser = Qwen25Format(browser_actions=True, terminate_answer=True)
     props = tools_from(browser.system_prompt(MODEL))[0]["function"]["parameters"]["properties"]
-    assert props["action"]["enum"] == [*CORE_ACTIONS, "navigate", "back", "ask_user"]
-    assert {"url", "question", "answer"} <= set(props)
+    assert props["action"]["enum"] == [*CORE_ACTIONS, "navigate", "back", "ask_user", "list_tabs", "switch_tab",
+                                       "close_tab", "new_tab", "upload"]
+    assert {"url", "question", "answer", "index", "path"} <= set(props)
+    assert props["index"]["type"] == "integer" and props["path"]["type"] == "string"
+    for verb in ("list_tabs", "switch_tab", "close_tab", "new_tab", "upload"):
+        assert f"`{verb}`" in props["action"]["description"]
     plain = Qwen25Format(ask_user=False)
     props = tools_from(plain.system_prompt(MODEL))[0]["function"]["parameters"]["properties"]
     assert props["action"]["enum"] == list(CORE_ACTIONS)
-    assert not {"url", "question", "answer"} & set(props)
+    assert not {"url", "question", "answer", "index", "path"} & set(props)
 
 
 def test_resolution_is_the_resized_size_and_filled_per_call() -> None:
@@ -238,7 +242,8 @@ def test_bad_settings(kwargs: dict[str, int]) -> None:
 def test_describe() -> None:
     info = Qwen25Format(browser_actions=True, keep_images=2).describe()
     assert info["name"] == "qwen2.5-vl" and info["keep_images"] == 2
-    assert info["extra_actions"] == ["ask_user", "back", "navigate"]
+    assert info["extra_actions"] == ["ask_user", "back", "close_tab", "list_tabs", "navigate", "new_tab", "switch_tab",
+                                     "upload"]
     assert json.dumps(info)
 
 

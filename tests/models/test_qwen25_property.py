@@ -11,15 +11,20 @@ from screenpilot.agent.actions import (
     Action,
     AskUser,
     Click,
+    CloseTab,
     Drag,
     GoBack,
+    ListTabs,
     MoveTo,
     Navigate,
+    NewTab,
     Point,
     PressKeys,
     Scroll,
+    SwitchTab,
     Terminate,
     TypeText,
+    Upload,
     Wait,
 )
 from screenpilot.agent.errors import ModelError
@@ -250,6 +255,11 @@ ACTIONS: st.SearchStrategy[Action] = st.one_of(
     st.builds(Navigate, TEXT),
     st.just(GoBack()),
     st.builds(AskUser, TEXT),
+    st.just(ListTabs()),
+    st.builds(SwitchTab, st.integers(0, 50)),
+    st.builds(CloseTab, st.none() | st.integers(0, 50)),
+    st.builds(NewTab, st.none() | TEXT),
+    st.builds(Upload, TEXT),
 )
 
 

@@ -13,15 +13,20 @@ from screenpilot.agent.actions import (
     Action,
     AskUser,
     Click,
+    CloseTab,
     Drag,
     GoBack,
+    ListTabs,
     MoveTo,
     Navigate,
+    NewTab,
     Point,
     PressKeys,
     Scroll,
+    SwitchTab,
     Terminate,
     TypeText,
+    Upload,
     Wait,
 )
 from screenpilot.agent.errors import ConfigError, InvalidArgumentError, ModelError, ReplyParseError, UnknownActionError
@@ -360,3 +365,26 @@ _actions = st.one_of(
 @given(_actions)
 def test_format_call_then_parse_is_the_identity(action: Action) -> None:
     assert FORMAT.parse(FORMAT.format_call(action), IMAGE) == [action]
+
+
+# ---------------------------------------------------------------- browser extras: tabs and files
+
+WEB_CALLS: list[tuple[dict[str, object], Action]] = [
+    ({"action": "list_tabs"}, ListTabs()),
+    ({"action": "switch_tab", "index": 1}, SwitchTab(1)),
+    ({"action": "close_tab"}, CloseTab()),
+    ({"action": "close_tab", "index": "0"}, CloseTab(0)),
+    ({"action": "new_tab", "url": "https://example.com/"}, NewTab("https://example.com/")),
+    ({"action": "upload", "path": "q1.pdf"}, Upload("q1.pdf")),
+]
+
+
+@pytest.mark.parametrize(("arguments", "expected"), WEB_CALLS)
+def test_tab_and_file_verbs_parse_emit_and_need_browser_actions(arguments: dict[str, object], expected: Action) -> None:
+    assert FORMAT.parse(call(**arguments), (1280, 704)) == [expected]
+    assert FORMAT.parse(FORMAT.format_call(expected), (1280, 704)) == [expected]
+    assert FORMAT.to_screen(expected, (1280, 704), (1280, 720)) == expected
+    with pytest.raises(UnknownActionError):
+        Qwen3VLFormat().parse(call(**arguments), (1280, 704))
+    schema = FORMAT.system_prompt((1280, 704))
+    assert f"`{arguments['action']}`" in schema and '"index"' in schema and '"path"' in schema

@@ -11,12 +11,17 @@ from screenpilot.agent.actions import (
     Action,
     AskUser,
     Click,
+    CloseTab,
     Drag,
+    ListTabs,
+    NewTab,
     Point,
     PressKeys,
     Scroll,
+    SwitchTab,
     Terminate,
     TypeText,
+    Upload,
     Wait,
 )
 from screenpilot.agent.errors import ConfigError, InvalidArgumentError, ModelError, ReplyParseError, UnknownActionError
@@ -355,3 +360,60 @@ _actions = st.one_of(
 @given(_actions)
 def test_format_call_then_parse_is_the_identity(action: Action) -> None:
     assert FORMAT.parse(FORMAT.format_call(action), IMAGE) == [action]
+
+
+# ---------------------------------------------------------------- browser extras: tabs and files
+
+BROWSER = UITarsFormat(browser_actions=True)
+
+WEB_REPLIES: list[tuple[str, list[Action]]] = [
+    ("Thought: which tabs are open?\nAction: list_tabs()", [ListTabs()]),
+    ("Action: switch_tab(index=1)", [SwitchTab(1)]),
+    ("Action: switch_tab(index='2')", [SwitchTab(2)]),
+    ("Action: switch_tab('0')", [SwitchTab(0)]),
+    ("Action: close_tab()", [CloseTab()]),
+    ("Action: close_tab(index=3)", [CloseTab(3)]),
+    ("Action: new_tab()", [NewTab()]),
+    ("Action: new_tab(url='https://example.com/a')", [NewTab("https://example.com/a")]),
+    ("Action: upload(path='reports/q1.pdf')", [Upload("reports/q1.pdf")]),
+    ("Action: list_tabs()\n\nswitch_tab(index=1)", [ListTabs(), SwitchTab(1)]),
+]
+
+
+@pytest.mark.parametrize(("reply", "expected"), WEB_REPLIES)
+def test_tab_and_file_calls_parse_with_browser_actions(reply: str, expected: list[Action]) -> None:
+    assert BROWSER.parse(reply, IMAGE) == expected
+
+
+@pytest.mark.parametrize(("reply", "_"), WEB_REPLIES)
+def test_tab_and_file_calls_are_unknown_without_browser_actions(reply: str, _: object) -> None:
+    with pytest.raises(UnknownActionError) as caught:
+        FORMAT.parse(reply, IMAGE)
+    assert "list_tabs" not in caught.value.hint
+
+
+@pytest.mark.parametrize("reply", ["Action: switch_tab()", "Action: switch_tab(index=-1)",
+                                   "Action: close_tab(index='1.5')", "Action: upload()", "Action: upload(path='')"])
+def test_bad_tab_and_file_arguments_are_invalid(reply: str) -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        BROWSER.parse(reply, IMAGE)
+    assert caught.value.hint
+
+
+def test_the_prompt_lists_tab_and_file_calls_only_for_browsers() -> None:
+    assert "switch_tab(index=1)" in BROWSER.prompt("t") and "upload(path=" in BROWSER.prompt("t")
+    assert "switch_tab" not in FORMAT.prompt("t") and "upload" not in FORMAT.prompt("t")
+
+
+_web_actions = st.one_of(
+    st.just(ListTabs()), st.builds(SwitchTab, st.integers(0, 99)),
+    st.builds(CloseTab, st.none() | st.integers(0, 99)),
+    st.builds(NewTab, st.none() | st.text(min_size=1, max_size=30)),
+    st.builds(Upload, st.text(min_size=1, max_size=30)),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_web_actions)
+def test_tab_and_file_calls_round_trip(action: Action) -> None:
+    assert BROWSER.parse(BROWSER.format_call(action), IMAGE) == [action]

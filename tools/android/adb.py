@@ -54,20 +54,25 @@ from screenpilot.agent.actions import (
     AndroidKey,
     AskUser,
     Click,
+    CloseTab,
     Drag,
     GoBack,
+    ListTabs,
     LongPress,
     MoveTo,
     Navigate,
+    NewTab,
     OpenApp,
     Point,
     PressKeys,
     Scroll,
     Swipe,
+    SwitchTab,
     SystemButton,
     SystemButtonName,
     Terminate,
     TypeText,
+    Upload,
     Wait,
     assert_never,
 )
@@ -75,6 +80,7 @@ from screenpilot.agent.android_keys import normalize_android_key
 from screenpilot.agent.errors import ActionFailedError, ConfigError, ExecutorError
 from screenpilot.agent.frame import Frame
 from screenpilot.agent.keys import normalize_key
+from screenpilot.tools.base import refuse_web_action
 from screenpilot.tools.settle import GrayFrame, SettleSettings, to_small_gray, wait_until_stable
 
 ADB_INSTALL_HINT = (
@@ -389,6 +395,9 @@ class AdbExecutor:
                 if not seconds >= 0:
                     raise ActionFailedError(f"cannot wait {seconds} seconds", hint="wait a number of seconds >= 0")
                 time.sleep(seconds)
+            case ListTabs() | SwitchTab() | CloseTab() | NewTab() | Upload():
+                refuse_web_action(action, "on the phone", "on the phone, use the apps' own tabs and file pickers "
+                                  "with taps and swipes")
             case Terminate() | AskUser():
                 raise ValueError(f"{type(action).__name__} is handled by the loop, not by an executor")
             case _:

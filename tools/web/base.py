@@ -5,8 +5,8 @@ A subclass says how it captures an image (:meth:`WebExecutor._capture_image`), w
 ``extra`` holds (:meth:`WebExecutor._frame_extra`) and how it carries out one action
 (:meth:`WebExecutor._act`) and how it takes a cheap grey capture (:meth:`WebExecutor._small_gray`); the session,
 the current tab, screenshots framed with URL, title, page state and events, settling after an action (the page
-asked first, pixels compared only when it reports activity), the tab checks around every action, secret hiding and
-closing are here once.
+asked first, pixels compared only when it reports activity), the tab checks around every action, secret hiding,
+file choosers and downloads (:mod:`screenpilot.tools.web.transfers`) and closing are here once.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
@@ -31,6 +32,7 @@ from screenpilot.tools.web.session import (
     PlaywrightTimeoutError,
     UrlGuard,
 )
+from screenpilot.tools.web.transfers import Transfers
 
 Box = tuple[float, float, float, float]
 """(left, top, width, height) in client CSS px."""
@@ -53,9 +55,11 @@ class WebExecutor:
     """An executor whose screen is one Chromium tab (the newest one) of its own browser.
 
     Opens a :class:`ChromiumSession` in the constructor, then ``start_url`` (ConfigError when it
-    does not open; the browser is closed again). Capabilities:
-    :class:`~screenpilot.tools.base.ShowsPage` (:attr:`page`) and
-    :class:`~screenpilot.tools.base.MasksSecrets` (:meth:`hide_values`). Use as a context
+    does not open; the browser is closed again). ``upload_dir``: the folder uploads come from (see
+    :class:`~screenpilot.tools.web.transfers.Transfers`). Capabilities:
+    :class:`~screenpilot.tools.base.ShowsPage` (:attr:`page`),
+    :class:`~screenpilot.tools.base.MasksSecrets` (:meth:`hide_values`) and
+    :class:`~screenpilot.tools.base.SavesDownloads` (:meth:`save_downloads_to`). Use as a context
     manager or call :meth:`close`.
     """
 
@@ -69,13 +73,16 @@ class WebExecutor:
         start_url: str | None,
         settle: SettleSettings,
         mask_selectors: Sequence[str] = ("[data-screenpilot-secret]",),
+        upload_dir: Path | None = None,
     ) -> None:
         self._hidden_values: list[str] = []
         self._mask_selectors = tuple(mask_selectors)
         self._settle = settle
         self._session = ChromiumSession(launch, context_options, owner=owner, url_guard=url_guard)
         self.executable = self._session.executable
+        self._transfers = Transfers(self._session.note, upload_dir)
         try:
+            self._session.watch_pages(self._transfers.watch)
             if start_url:
                 self._session.open_start_url(start_url)
         except BaseException:
@@ -111,6 +118,11 @@ class WebExecutor:
     def page(self) -> Page:
         """The current Playwright page (the newest tab), for setup steps and checks."""
         return self._session.page
+
+    def save_downloads_to(self, folder: Path) -> None:
+        """Save what the pages download into ``folder`` (made on the first download), earlier downloads included."""
+        with self._session.driving("save downloads"):
+            self._transfers.save_to(folder)
 
     def hide_values(self, values: Sequence[str]) -> None:
         """From the next screenshot on, paint over every place the page shows one of ``values`` (secrets typed for
@@ -170,11 +182,12 @@ class WebExecutor:
 
         ``extra`` holds the subclass's facts, ``page_state`` (:meth:`ChromiumSession.page_state`, for loop
         detection) and, when something happened since the last capture, ``events`` (new tabs, dismissed dialogs,
-        blocked navigations). ExecutorError when the
+        blocked navigations, file choosers, finished downloads, tab lists). ExecutorError when the
         browser cannot be driven.
         """
         session = self._session
         with session.driving("take a screenshot"):
+            self._transfers.collect()
             session.leave_blocked_pages()
             session.follow_pages()
             taken_at = time.time()
@@ -254,7 +267,10 @@ class WebExecutor:
             session.follow_pages()
 
     def close(self) -> None:
-        """Close the browser and release Playwright. Idempotent; never raises for a dead browser."""
+        """Save pending downloads, close the browser (attached over CDP: only disconnect) and release Playwright.
+        Idempotent; never raises for a dead browser."""
+        if not self._session.closed:
+            self._transfers.close()
         self._session.close()
 
     def __enter__(self: _Executor) -> _Executor:

@@ -21,7 +21,15 @@ committed meanwhile; the whole wait is bounded by ``SettleSettings.max_wait_s``.
 
 Tabs, dialogs, navigation vetting and the Playwright driver belong to the executor's
 :class:`~screenpilot.tools.web.session.ChromiumSession` (see there): the newest tab is the current
-one, and what happened since the last capture is in the next Frame's ``extra["events"]``.
+one, and what happened since the last capture is in the next Frame's ``extra["events"]``. The model's tab actions
+(ListTabs, SwitchTab, CloseTab, NewTab) are :mod:`screenpilot.tools.web.tabs`; Upload and downloads are
+:mod:`screenpilot.tools.web.transfers`.
+
+The user's own browser. With ``BrowserSettings.cdp_url`` the executor attaches to a running Chromium/Chrome instead
+of launching one: it drives that browser's current tab (a new tab when it has none) at ``viewport`` (set on each tab
+it drives while attached; ``headless``, ``executable_path``, ``extra_args`` and ``device_scale_factor`` do not
+apply), and close only disconnects (the tabs it opened are closed, the browser and the user's tabs stay). With
+``user_data_dir`` it launches on that persistent profile. Navigations are vetted by ``url_guard`` in both.
 
 Input. The pointer position is tracked by the executor (Playwright does not report it): a
 Click or Scroll without a point acts where the last Click/MoveTo/Drag/Scroll left it ((0, 0)
@@ -46,6 +54,7 @@ import math
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from PIL import Image
@@ -55,26 +64,31 @@ from screenpilot.agent.actions import (
     AndroidKey,
     AskUser,
     Click,
+    CloseTab,
     Drag,
     GoBack,
+    ListTabs,
     LongPress,
     MouseButton,
     MoveTo,
     Navigate,
+    NewTab,
     OpenApp,
     Point,
     PressKeys,
     Scroll,
     Swipe,
+    SwitchTab,
     SystemButton,
     Terminate,
     TypeText,
+    Upload,
     Wait,
     assert_never,
 )
 from screenpilot.agent.errors import ActionFailedError, ConfigError, ExecutorError
 from screenpilot.tools.settle import GrayFrame, SettleSettings
-from screenpilot.tools.web import DEFAULT_NAVIGATION_TIMEOUT_S, DEFAULT_VIEWPORT
+from screenpilot.tools.web import DEFAULT_NAVIGATION_TIMEOUT_S, DEFAULT_VIEWPORT, tabs
 from screenpilot.tools.web.base import Box, WebExecutor
 from screenpilot.tools.web.keys import is_layout_char, playwright_chord
 from screenpilot.tools.web.session import (
@@ -118,6 +132,9 @@ class BrowserSettings:
     ``mask_selectors``: elements painted over in every screenshot (what the model sees and
     what is saved); wherever the page shows a value given to :meth:`BrowserExecutor.hide_values`
     is painted over as well.
+    ``cdp_url``: attach to the browser running there instead of launching one; ``user_data_dir``: launch on that
+    persistent profile (see the module docstring; ConfigError for both). ``upload_dir``: the folder Upload takes
+    files from (None: any path).
     """
 
     viewport: tuple[int, int] = DEFAULT_VIEWPORT
@@ -130,6 +147,9 @@ class BrowserSettings:
     response_timeout_s: float = 10.0
     extra_args: tuple[str, ...] = ()
     mask_selectors: tuple[str, ...] = ("[data-screenpilot-secret]",)
+    cdp_url: str | None = None
+    user_data_dir: Path | None = None
+    upload_dir: Path | None = None
 
     def __post_init__(self) -> None:
         width, height = self.viewport
@@ -162,9 +182,11 @@ class BrowserExecutor(WebExecutor):
         width, height = settings.viewport
         context = {"viewport": {"width": width, "height": height}, "device_scale_factor": settings.device_scale_factor}
         launch = LaunchOptions(headless=settings.headless, executable_path=settings.executable_path,
-                               extra_args=settings.extra_args, navigation_timeout_s=settings.navigation_timeout_s)
+                               extra_args=settings.extra_args, navigation_timeout_s=settings.navigation_timeout_s,
+                               user_data_dir=settings.user_data_dir, cdp_url=settings.cdp_url)
         super().__init__(launch, lambda _driver: context, owner="browser executor", url_guard=url_guard,
-                         start_url=settings.start_url, settle=settings.settle, mask_selectors=settings.mask_selectors)
+                         start_url=settings.start_url, settle=settings.settle, mask_selectors=settings.mask_selectors,
+                         upload_dir=settings.upload_dir)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -190,8 +212,11 @@ class BrowserExecutor(WebExecutor):
             "playwright": playwright_version(),
             "viewport": list(self.settings.viewport),
             "device_scale_factor": self.settings.device_scale_factor,
-            "headless": self.settings.headless,
+            "headless": None if self.settings.cdp_url else self.settings.headless,
             "screenshot": "cdp-png-optimizeForSpeed",
+            "cdp_url": self.settings.cdp_url,
+            "user_data_dir": None if self.settings.user_data_dir is None else str(self.settings.user_data_dir),
+            "upload_dir": None if self.settings.upload_dir is None else str(self.settings.upload_dir),
         }
 
     # --- capture -----------------------------------------------------------------------------
@@ -282,6 +307,8 @@ class BrowserExecutor(WebExecutor):
                 self._goto(url)
             case GoBack():
                 self._go_back()
+            case ListTabs() | SwitchTab() | CloseTab() | NewTab() | Upload():
+                self._web_action(action)
             case LongPress() | Swipe() | SystemButton() | AndroidKey() | OpenApp():
                 raise ActionFailedError(
                     f"{type(action).__name__} is a phone action, not available in the browser",
@@ -291,6 +318,20 @@ class BrowserExecutor(WebExecutor):
                 raise ValueError(f"{type(action).__name__} is handled by the loop, not by an executor")
             case _:
                 assert_never(action)
+
+    def _web_action(self, action: ListTabs | SwitchTab | CloseTab | NewTab | Upload) -> None:
+        session = self._session
+        match action:
+            case ListTabs():
+                tabs.list_tabs(session)
+            case SwitchTab(index=index):
+                tabs.switch_tab(session, index)
+            case CloseTab(index=index):
+                tabs.close_tab(session, index)
+            case NewTab(url=url):
+                tabs.new_tab(session, url)
+            case Upload(path=path):
+                self._transfers.upload(session.page, path)
 
     def _checked(self, at: Point | None) -> Point:
         """``at`` (None: the pointer), or ActionFailedError when it lies outside the viewport."""

@@ -46,24 +46,30 @@ from screenpilot.agent.actions import (
     AndroidKey,
     AskUser,
     Click,
+    CloseTab,
     Drag,
     GoBack,
+    ListTabs,
     LongPress,
     MoveTo,
     Navigate,
+    NewTab,
     OpenApp,
     Point,
     PressKeys,
     Scroll,
     Swipe,
+    SwitchTab,
     SystemButton,
     SystemButtonName,
     Terminate,
     TypeText,
+    Upload,
     Wait,
     assert_never,
 )
 from screenpilot.agent.errors import ActionFailedError, ConfigError
+from screenpilot.tools.base import refuse_web_action
 from screenpilot.tools.settle import GrayFrame, SettleSettings
 from screenpilot.tools.web import DEFAULT_NAVIGATION_TIMEOUT_S, DEFAULT_PHONE
 from screenpilot.tools.web.base import Box, WebExecutor
@@ -310,6 +316,8 @@ class PhoneExecutor(WebExecutor):
                 self._system_button("back")
             case Wait(seconds=seconds):
                 self._wait(seconds)
+            case ListTabs() | SwitchTab() | CloseTab() | NewTab() | Upload():
+                refuse_web_action(action, "on the phone", "on the phone, tap the page's own controls instead")
             case Terminate() | AskUser():
                 raise ValueError(f"{type(action).__name__} is handled by the loop, not by an executor")
             case _:

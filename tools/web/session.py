@@ -12,6 +12,14 @@ raises ExecutorError too. :meth:`ChromiumSession.goto` and :meth:`ChromiumSessio
 :class:`ActionFailedError` for what the model can fix (a malformed URL, a page that fails to load,
 no history, a blocked navigation).
 
+Browsers. By default a fresh Chromium is launched with a new context (closed again on close). With
+``LaunchOptions.user_data_dir`` it is launched on that persistent profile (cookies, storage and logins stay for the
+next run). With ``LaunchOptions.cdp_url`` the session attaches to a Chromium or Chrome that is already running (started
+with ``--remote-debugging-port``) over CDP: it drives that browser's first context, starting on its first tab (a new
+tab when it has none), sets the context options' viewport on each tab it makes current (other context options,
+such as the device scale factor, are the browser's own), and on close only closes the tabs it opened itself and
+disconnects: the browser and the user's tabs stay. The URL guard vets navigations in all three.
+
 Tabs. A page that opens (``target=_blank``, ``window.open``) becomes the current page at the
 next :meth:`ChromiumSession.follow_pages`; when the current tab closes, the newest remaining one
 takes over (a blank tab is opened when none is left). Dialogs (``alert``/``confirm``/``prompt``)
@@ -35,7 +43,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import cv2
 import numpy as np
@@ -277,16 +285,33 @@ def _release_playwright() -> None:
 # --- the session -----------------------------------------------------------------------------
 
 
+CDP_CONNECT_TIMEOUT_S = 10.0
+"""How long attaching to a running browser (``cdp_url``) may take, in seconds."""
+
+
 @dataclass(frozen=True)
 class LaunchOptions:
     """How Chromium starts. ``executable_path`` None: found by :func:`find_chromium`;
     ``extra_args`` follow :data:`BASE_CHROMIUM_ARGS`; ``navigation_timeout_s`` (seconds) bounds
-    every navigation of the context (Navigate, GoBack, the start URL)."""
+    every navigation of the context (Navigate, GoBack, the start URL). ``user_data_dir``: launch on that persistent
+    profile folder; ``cdp_url`` (``http://127.0.0.1:9222`` or a ``ws://`` endpoint): attach to a running browser
+    instead of launching one (see the module docstring). ConfigError for both at once or a URL of another scheme."""
 
     headless: bool = True
     executable_path: str | None = None
     extra_args: tuple[str, ...] = ()
     navigation_timeout_s: float = DEFAULT_NAVIGATION_TIMEOUT_S
+    user_data_dir: Path | None = None
+    cdp_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.cdp_url is not None:
+            if self.user_data_dir is not None:
+                raise ConfigError("attach to a running browser (cdp_url) or launch one on a profile (user_data_dir), "
+                                  "not both")
+            if urlsplit(self.cdp_url).scheme not in ("http", "https", "ws", "wss") or not urlsplit(self.cdp_url).netloc:
+                raise ConfigError(f"cdp_url must be an http:// or ws:// address such as http://127.0.0.1:9222, "
+                                  f"got {self.cdp_url!r}")
 
 
 ContextOptions = Callable[["Playwright"], Mapping[str, Any]]
@@ -394,10 +419,10 @@ seen."""
 class ChromiumSession:
     """One Chromium browser, one context and its current tab, for one executor.
 
-    ``owner`` names the executor in messages (``"browser executor"``). Launches in the
-    constructor; raises ConfigError when Playwright or Chromium is missing (or ``context_options``
-    refuses), ExecutorError when Chromium does not start. ``url_guard`` (optional) vets every
-    navigation the context's pages start, redirect hops included. Close with :meth:`close`.
+    ``owner`` names the executor in messages (``"browser executor"``). Launches (or attaches, see the module
+    docstring) in the constructor; raises ConfigError when Playwright or Chromium is missing (or ``context_options``
+    refuses, or nothing answers at ``cdp_url``), ExecutorError when Chromium does not start. ``url_guard``
+    (optional) vets every navigation the context's pages start, redirect hops included. Close with :meth:`close`.
     """
 
     def __init__(
@@ -424,14 +449,18 @@ class ChromiumSession:
         self._cdp: CDPSession | None = None
         self._cdp_page: Page | None = None
         self._browser: Browser | None = None
+        self._watchers: list[Callable[[Page], None]] = []
+        self._own_pages: list[Page] = []
+        self._tab_viewport: Mapping[str, int] | None = None
+        self.executable: str | None = None
+        """The Chromium binary launched (None when attached over CDP)."""
         self._playwright: Playwright | None = _acquire_playwright()
         try:
-            options = dict(context_options(self._playwright))
-            self.executable = find_chromium(launch.executable_path, self._playwright.chromium.executable_path)
-            self._browser = self._launch(self._playwright, self.executable)
-            self.context = self._new_context(self._browser, options)
-            self.page = self.context.new_page()
-            self._watch_page(self.page)
+            self.context = self._open_context(self._playwright, dict(context_options(self._playwright)))
+            self.page = self.context.pages[0] if self.context.pages else self.open_page()
+            for page in self.context.pages:
+                self._watch_page(page)
+            self._fit_viewport(self.page)
             self.context.on("page", self._on_new_page)
         except PlaywrightError as exc:
             self.close()
@@ -441,6 +470,53 @@ class ChromiumSession:
             raise
 
     # --- set-up ------------------------------------------------------------------------------
+
+    def _open_context(self, playwright: Playwright, options: dict[str, Any]) -> BrowserContext:
+        """The context to drive: a new one of a launched browser, a persistent profile's, or a running browser's."""
+        launch = self.launch_options
+        if launch.cdp_url is not None:
+            self._browser = self._connect(playwright, launch.cdp_url)
+            if not self._browser.contexts:
+                raise ConfigError(f"the browser at {launch.cdp_url} has no browser context to drive")
+            self._tab_viewport = options.get("viewport")
+            return self._prepared(self._browser.contexts[0])
+        self.executable = find_chromium(launch.executable_path, playwright.chromium.executable_path)
+        options.setdefault("accept_downloads", True)
+        if launch.user_data_dir is not None:
+            context = self._launch_persistent(playwright, self.executable, launch.user_data_dir, options)
+            self._browser = context.browser
+            if self._browser is not None:
+                self._browser.on("disconnected", self._on_disconnected)
+            return self._prepared(context)
+        self._browser = self._launch(playwright, self.executable)
+        return self._prepared(self._browser.new_context(**options))
+
+    def _connect(self, playwright: Playwright, url: str) -> Browser:
+        """The running browser at ``url``; ConfigError saying how to start one when nothing answers there."""
+        try:
+            browser = playwright.chromium.connect_over_cdp(url, timeout=CDP_CONNECT_TIMEOUT_S * 1000)
+        except PlaywrightError as exc:
+            raise ConfigError(
+                f"no browser answers at {url} ({first_line(exc)}); start Chrome or Chromium with "
+                "--remote-debugging-port=9222 (and a --user-data-dir of its own) and give its address to --cdp-url"
+            ) from exc
+        browser.on("disconnected", self._on_disconnected)
+        return browser
+
+    def _launch_persistent(
+        self, playwright: Playwright, executable: str, folder: Path, options: dict[str, Any]
+    ) -> BrowserContext:
+        launch = self.launch_options
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            return playwright.chromium.launch_persistent_context(
+                folder, executable_path=executable, headless=launch.headless, args=chromium_args(launch.extra_args),
+                **options)
+        except OSError as exc:
+            raise ConfigError(f"the profile folder {folder} cannot be used: {exc}") from exc
+        except PlaywrightError as exc:
+            raise ExecutorError(f"Chromium ({executable}) did not start on the profile {folder} (is another browser "
+                                f"using it?): {first_line(exc)}") from exc
 
     def _launch(self, playwright: Playwright, executable: str) -> Browser:
         options = self.launch_options
@@ -453,12 +529,29 @@ class ChromiumSession:
         browser.on("disconnected", self._on_disconnected)
         return browser
 
-    def _new_context(self, browser: Browser, options: dict[str, Any]) -> BrowserContext:
-        context = browser.new_context(**options)
+    def _prepared(self, context: BrowserContext) -> BrowserContext:
+        """``context`` with the navigation time limit and the URL guard's route set."""
         context.set_default_navigation_timeout(self.launch_options.navigation_timeout_s * 1000)
         if self._url_guard is not None:
             context.route("**/*", self._route)
         return context
+
+    def open_page(self) -> Page:
+        """A new tab of the context, opened by this session (closed on close even when attached over CDP)."""
+        page = self.context.new_page()
+        self._own_pages.append(page)
+        return page
+
+    def watch_pages(self, watcher: Callable[[Page], None]) -> None:
+        """Call ``watcher`` on every open tab now and on every tab that opens later."""
+        self._watchers.append(watcher)
+        for page in self.context.pages:
+            watcher(page)
+
+    def _fit_viewport(self, page: Page) -> None:
+        """Attached over CDP: give ``page`` the context options' viewport (a launched context has it already)."""
+        if self._tab_viewport is not None and not page.is_closed():
+            page.set_viewport_size({"width": self._tab_viewport["width"], "height": self._tab_viewport["height"]})
 
     def open_start_url(self, url: str) -> None:
         """Open the executor's start URL; ConfigError (not ActionFailedError) when it does not load."""
@@ -473,13 +566,23 @@ class ChromiumSession:
         return self._browser.version if self._browser is not None and self._gone is None else None
 
     def close(self) -> None:
-        """Close the browser and release the driver. Idempotent; never raises for a dead browser."""
+        """Close the browser (attached over CDP: only the tabs this session opened, then disconnect) and release the
+        driver. Idempotent; never raises for a dead browser."""
         if self._closed:
             return
         self._closed = True
-        if self._browser is not None:
+        if self.launch_options.cdp_url is not None:
+            for page in self._own_pages:
+                with suppress(Exception):
+                    page.close()
             with suppress(Exception):
-                self._browser.close()
+                self.context.unroute_all(behavior="ignoreErrors")
+        if self.launch_options.user_data_dir is not None:
+            with suppress(Exception):
+                self.context.close()
+        elif self._browser is not None:
+            with suppress(Exception):
+                self._browser.close()  # attached over CDP this only disconnects
         if self._playwright is not None:
             self._playwright = None
             _release_playwright()
@@ -502,6 +605,11 @@ class ChromiumSession:
                 self._gone = self._gone_reason(exc)
             reason = self._gone or f"Playwright error: {first_line(exc)}"
             raise ExecutorError(f"cannot {what}: {reason}") from exc
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has been called."""
+        return self._closed
 
     def connected(self) -> bool:
         """Whether the browser process is still connected."""
@@ -542,6 +650,8 @@ class ChromiumSession:
         page.on("crash", self._on_crash)
         page.on("dialog", self._on_dialog)
         page.on("framenavigated", lambda frame: self._on_navigated(page, frame))
+        for watcher in self._watchers:
+            watcher(page)
 
     def _on_navigated(self, page: Page, frame: Any) -> None:
         if frame != page.main_frame:
@@ -597,24 +707,30 @@ class ChromiumSession:
         opened = [p for p in self._opened if not p.is_closed()]
         self._opened.clear()
         if opened and opened[-1] is not self.page:
-            self._switch_to(opened[-1], f"new tab opened: {opened[-1].url}")
+            self.switch_to(opened[-1], f"new tab opened: {opened[-1].url}")
             return True
         if self.page.is_closed():
-            remaining = [p for p in self.context.pages if not p.is_closed()]
+            remaining = self.tabs()
             if remaining:
-                self._switch_to(remaining[-1], f"tab closed; now on {remaining[-1].url}")
+                self.switch_to(remaining[-1], f"tab closed; now on {remaining[-1].url}")
             else:
-                page = self.context.new_page()
+                page = self.open_page()
                 self._opened.clear()
-                self._switch_to(page, "last tab closed; opened a blank tab")
+                self.switch_to(page, "last tab closed; opened a blank tab")
             return True
         return False
 
-    def _switch_to(self, page: Page, event: str) -> None:
+    def tabs(self) -> list[Page]:
+        """The context's open tabs, oldest first (the order tab numbers count in)."""
+        return [p for p in self.context.pages if not p.is_closed()]
+
+    def switch_to(self, page: Page, event: str) -> None:
+        """Make ``page`` the current tab (brought to the front) and note ``event`` for the next Frame."""
         self.page = page
         self._events.append(event)
         self.navigations += 1
         if not page.is_closed():
+            self._fit_viewport(page)
             page.bring_to_front()
 
     def title(self) -> str | None:

@@ -55,20 +55,25 @@ from screenpilot.agent.actions import (
     AndroidKey,
     AskUser,
     Click,
+    CloseTab,
     Drag,
     GoBack,
+    ListTabs,
     LongPress,
     MouseButton,
     MoveTo,
     Navigate,
+    NewTab,
     OpenApp,
     Point,
     PressKeys,
     Scroll,
     Swipe,
+    SwitchTab,
     SystemButton,
     Terminate,
     TypeText,
+    Upload,
     Wait,
     assert_never,
 )
@@ -80,6 +85,7 @@ from screenpilot.agent.errors import (
     StopRequested,
 )
 from screenpilot.agent.frame import Frame
+from screenpilot.tools.base import refuse_web_action
 from screenpilot.tools.settle import GrayFrame, SettleSettings, to_small_gray, wait_until_stable
 from screenpilot.tools.x11.xkeyboard import check_typable, normalize_text
 
@@ -554,6 +560,9 @@ class DesktopExecutor:
                     f"{type(action).__name__} is a phone action, not available on the desktop",
                     hint="on the desktop use click, drag, scroll, type and key instead",
                 )
+            case ListTabs() | SwitchTab() | CloseTab() | NewTab() | Upload():
+                refuse_web_action(action, "on the desktop", "on the desktop, use the browser window's own tabs and "
+                                  "file dialogs with click, key and type")
             case Terminate() | AskUser():
                 raise ValueError(f"{type(action).__name__} is handled by the loop, not by an executor")
             case _:
