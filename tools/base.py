@@ -115,6 +115,13 @@ class SavesDownloads(Protocol):
         ...
 
 
+def keep_downloads(executor: object, run_dir: Path) -> None:
+    """Have ``executor`` save its downloads into ``run_dir``'s :data:`DOWNLOADS_FOLDER` when it
+    :class:`SavesDownloads` (others have nothing to keep)."""
+    if isinstance(executor, SavesDownloads):
+        executor.save_downloads_to(run_dir / DOWNLOADS_FOLDER)
+
+
 def refuse_web_action(action: Action, where: str, hint: str) -> NoReturn:
     """Raise the ActionFailedError for a browser tab or file action (:data:`~screenpilot.agent.actions.WEB_ACTIONS`)
     on an executor without browser tabs: ``where`` says where (``"on the desktop"``), ``hint`` what to do instead."""
@@ -122,4 +129,4 @@ def refuse_web_action(action: Action, where: str, hint: str) -> NoReturn:
 
 
 __all__ = ["DOWNLOADS_FOLDER", "EXECUTOR_KINDS", "Executor", "ExecutorKind", "MasksSecrets", "OnXDisplay",
-           "SavesDownloads", "ShowsPage", "refuse_web_action"]
+           "SavesDownloads", "ShowsPage", "keep_downloads", "refuse_web_action"]

@@ -288,8 +288,21 @@ def target_options(  # noqa: PLR0913 - one parameter per command-line option
     adb: Annotated[str | None, typer.Option(
         metavar="[SERIAL]", help="drive an Android phone or emulator over adb; SERIAL (see `adb devices`) picks one "
         "of several devices", rich_help_panel=WHERE_PANEL)] = None,
+    cdp_url: Annotated[str | None, typer.Option(
+        metavar="URL", help="browser: drive your own running Chrome/Chromium, started with "
+        "--remote-debugging-port=9222, at URL (e.g. http://127.0.0.1:9222) instead of launching one: the run starts "
+        "on its current tab (--url opens in it), --viewport sizes the tabs it drives, and the browser stays open "
+        "afterwards", rich_help_panel=WHERE_PANEL)] = None,
+    user_data_dir: Annotated[Path | None, typer.Option(
+        metavar="DIR", help="browser: launch on the persistent profile in DIR (made when missing), so cookies, "
+        "storage and logins stay for the next run", rich_help_panel=WHERE_PANEL)] = None,
 ) -> Target:
     """Where the agent acts; ConfigError for options that do not go together."""
+    if (cdp_url or user_data_dir) and (phone or adb is not None or desktop):
+        raise ConfigError("--cdp-url and --user-data-dir are for the browser, not --desktop, --phone or --adb")
+    if cdp_url and (user_data_dir or browser_path or headed):
+        raise ConfigError("--cdp-url attaches to a browser that is already running; --user-data-dir, --browser-path "
+                          "and --headed are for a browser screenpilot launches")
     if phone or adb is not None:
         if phone and adb is not None:
             raise ConfigError("choose one of --phone (an emulated phone) and --adb (a device over adb)")
@@ -307,13 +320,16 @@ def target_options(  # noqa: PLR0913 - one parameter per command-line option
                              fail_safe=not no_fail_safe and virtual_display is None)
     if virtual_display or launch:
         raise ConfigError("--virtual-display and --launch need --desktop")
-    return BrowserTarget(url, parse_size(viewport), headed, browser_path)
+    return BrowserTarget(url, parse_size(viewport), headed, browser_path, cdp_url=cdp_url, user_data_dir=user_data_dir)
 
 
 WHERE = OptionGroup(target_options)
 """Browser, desktop and phone options (``run``)."""
-BROWSER = WHERE.without("url", "desktop", "monitor", "virtual_display", "launch", "no_fail_safe", "phone", "adb")
-"""The browser's window and executable options, and its viewport: a :class:`BrowserTarget` without a URL."""
+BROWSER = WHERE.without("url", "desktop", "monitor", "virtual_display", "launch", "no_fail_safe", "phone", "adb",
+                        "cdp_url", "user_data_dir")
+"""The browser's window and executable options, and its viewport: a :class:`BrowserTarget` without a URL. Episodes
+(scenarios, evaluations, calibration) always start a fresh browser of their own, so the user's browser
+(``--cdp-url``) and a persistent profile (``--user-data-dir``) are left out."""
 
 
 # --- safety --------------------------------------------------------------------------------------------
@@ -361,6 +377,9 @@ def safety_options(  # noqa: PLR0913 - one parameter per command-line option
         "optional comma-separated domains it may be typed on (repeatable)", rich_help_panel=SAFETY_PANEL)] = None,
     secrets_file: Annotated[Path | None, typer.Option(help="file of NAME=value lines",
                                                       rich_help_panel=SAFETY_PANEL)] = None,
+    upload_dir: Annotated[Path | None, typer.Option(
+        metavar="DIR", help="browser: the model may upload files from DIR only (paths outside it are refused); "
+        "without it every upload is refused", rich_help_panel=SAFETY_PANEL)] = None,
 ) -> SafetyOptions:
     """The policy file (if any) with the command-line options laid over it, and the secrets asked for."""
     base = load_policy_file(policy) if policy else PolicyConfig()
@@ -373,13 +392,14 @@ def safety_options(  # noqa: PLR0913 - one parameter per command-line option
         confirm=base.confirm + tuple(confirm or ()),
         no_terminal_default=no_terminal_default or base.no_terminal_default,
         dry_run=base.dry_run or dry_run,
+        upload_dir=upload_dir or base.upload_dir,
     )
     return SafetyOptions(policy=config, secrets=tuple(secret or ()), secrets_file=secrets_file)
 
 
 SAFETY = OptionGroup(safety_options)
 SECRETS = SAFETY.without("policy", "allow_domain", "block_domain", "allow_file_urls", "allow_private_network",
-                         "confirm", "no_terminal_default", "dry_run")
+                         "confirm", "no_terminal_default", "dry_run", "upload_dir")
 """Only ``--secret`` and ``--secrets-file``: for episodes, whose policy is the scenario's own."""
 
 

@@ -25,7 +25,7 @@ from screenpilot.agent.run.trajectory import TrajectoryWriter, new_run_dir
 from screenpilot.agent.safety.gate import Confirmer, PolicyConfig, SafetyPolicy, TerminalPerson, url_verdict
 from screenpilot.agent.safety.policy import HumanChannel
 from screenpilot.models.base import ModelBackend, PromptFormat
-from screenpilot.tools.base import Executor
+from screenpilot.tools.base import Executor, keep_downloads
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,8 @@ def open_executor(
     """Start the browser, desktop or phone executor for ``target`` and close it afterwards.
 
     With ``policy``, the browser checks every navigation the page starts (redirects, links,
-    new tabs) with :meth:`SafetyPolicy.check_url` and blocks denied ones before they load.
+    new tabs) with :meth:`SafetyPolicy.check_url` and blocks denied ones before they load, and takes uploads from the
+    policy's ``upload_dir``.
     ``mask_values``: secret values; browser fields showing one are masked in screenshots.
     """
     if isinstance(target, BrowserTarget):
@@ -107,6 +108,9 @@ def open_executor(
                 headless=not target.headed,
                 executable_path=target.executable_path,
                 start_url=target.url,
+                cdp_url=target.cdp_url,
+                user_data_dir=target.user_data_dir,
+                upload_dir=None if policy is None else policy.config.upload_dir,
             ),
             url_guard=None if policy is None else _url_guard(policy),
         )
@@ -230,6 +234,7 @@ def open_run(settings: RunSettings, confirmer: Confirmer | None = None) -> Itera
         with open_executor(settings.target, policy, settings.secrets.values) as executor:
             prompt = build_prompt_format(settings.prompt, executor.kind, settings.model.spec)
             run_dir = new_run_dir(settings.out_dir, settings.task)
+            keep_downloads(executor, run_dir)
             metadata = {**_metadata(settings, model, prompt, executor), "policy": policy.describe(),
                         "secrets": settings.secrets.names, "environment": environment_of(settings.target)}
             writer = TrajectoryWriter(run_dir, metadata, redact=settings.secrets.redact)
@@ -260,7 +265,10 @@ def run_task(
 
 def environment_of(target: BrowserTarget | DesktopTarget | PhoneTarget | AdbTarget) -> dict[str, Any] | None:
     """How the run's screen was started, in a scenario file's ``environment`` format (so ``screenpilot script`` can
-    start the replay the same way); None for a device over adb, which a scenario cannot start."""
+    start the replay the same way); None for a device over adb or the user's own browser (``cdp_url``), which a
+    scenario cannot start."""
+    if isinstance(target, BrowserTarget) and target.cdp_url is not None:
+        return None
     if isinstance(target, BrowserTarget):
         width, height = target.viewport
         return {"browser": {"url": target.url or "about:blank", "viewport": f"{width}x{height}"}}

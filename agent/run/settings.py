@@ -58,12 +58,19 @@ class PromptSettings:
 
 @dataclass(frozen=True)
 class BrowserTarget:
-    """Drive a headless (or headed) Chromium: ``url`` to open, viewport in CSS pixels."""
+    """Drive a headless (or headed) Chromium: ``url`` to open, viewport in CSS pixels.
+
+    ``cdp_url``: attach to the Chromium/Chrome already running there (``http://127.0.0.1:9222``) instead of launching
+    one; the run starts on its current tab (``url``, when given, opens in it), the viewport is set on the tabs it
+    drives, and the browser stays open afterwards. ``user_data_dir``: launch on that persistent profile folder.
+    """
 
     url: str | None = None
     viewport: tuple[int, int] = DEFAULT_VIEWPORT
     headed: bool = False
     executable_path: str | None = None
+    cdp_url: str | None = None
+    user_data_dir: Path | None = None
 
 
 @dataclass(frozen=True)

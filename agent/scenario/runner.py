@@ -50,7 +50,7 @@ from screenpilot.agent.scenario.spec import (
     WaitStep,
 )
 from screenpilot.models.base import ModelBackend, PromptFormat
-from screenpilot.tools.base import Executor, OnXDisplay, ShowsPage
+from screenpilot.tools.base import Executor, OnXDisplay, ShowsPage, keep_downloads
 
 PHASES: tuple[str, ...] = ("capture", "model", "execute", "settle")
 CHECKS_FILE = "checks.json"
@@ -413,6 +413,7 @@ def run_scenario(
         workdir.mkdir()
         _write_files(spec.setup, workdir)
         with open_environment(spec, options, workdir) as (executor, start_url, base_url):
+            keep_downloads(executor, run_dir)
             run_setup(spec, executor, base_url)
             driver = _episode_driver(spec, options, model, executor, run_dir, (start_url, base_url))
             if model is None:
