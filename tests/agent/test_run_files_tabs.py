@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from screenpilot.agent.actions import (
     Action,
     Click,
@@ -21,6 +23,8 @@ from screenpilot.agent.actions import (
 from screenpilot.agent.cli.main import main
 from screenpilot.agent.run.records import StepLine
 from screenpilot.agent.run.trajectory import read_steps
+from screenpilot.agent.scenario.file_format import load_scenario
+from screenpilot.agent.scenario.runner import EpisodeOptions, run_scenario
 from screenpilot.models.formats.qwen25 import format_call
 from screenpilot.models.resize import screen_to_model
 
@@ -91,3 +95,23 @@ def test_tabs_are_opened_listed_switched_and_closed_to_the_expected_page(tmp_pat
     assert steps[2].events is not None and steps[2].events[0].startswith("open tabs: [0] Files and tabs")
     assert steps[-1].events == [f"open tabs: [0] Next page ({next_page}) (current)"]
     assert steps[-1].url == next_page
+
+
+def test_a_scenario_episode_keeps_its_downloads_too(tmp_path: Path) -> None:
+    scenario = tmp_path / "download.yaml"
+    scenario.write_text(json.dumps({
+        "instruction": "Download the report.",
+        "environment": {"browser": {"url": (PAGES / "files_and_tabs.html").as_uri()}},
+        "checks": [{"selector": "#report", "count": 1}],
+        "replies": [format_call(action) for action in (click(100, 60), Wait(0.2), Terminate("success"))],
+    }), encoding="utf-8")
+    episode = run_scenario(load_scenario(scenario), EpisodeOptions(out_dir=tmp_path / "runs"))
+    assert episode.status == "success" and episode.run_dir is not None
+    assert (episode.run_dir / "downloads" / "report.csv").read_bytes() == b"name,score\nada,42\n"
+
+
+def test_run_help_names_the_new_options(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--help"]) == 0
+    shown = capsys.readouterr().out
+    for option in ("--cdp-url", "--user-data-dir", "--upload-dir"):
+        assert option in shown, option
