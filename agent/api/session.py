@@ -232,7 +232,8 @@ class Session:
     # --- model steps -----------------------------------------------------------------------------------
 
     def act(self, instruction: str) -> ActResult:
-        """The model carries out one step of ``instruction`` (e.g. "click Sign up") on the current screen.
+        """The model carries out one step of ``instruction`` (e.g. "click Sign up") on the current screen (the
+        grounder alone: a configured planner is not asked).
 
         An unusable reply is answered with a hint and asked again, up to the session's ``max_model_errors``;
         then :class:`ActFailed`. Actions the gate refuses are reported in ``notes``, not raised.
@@ -244,7 +245,7 @@ class Session:
             return None if step.error is not None else RunResult("success", "acted", step.index)
 
         result = self._call("act", instruction, LoopLimits(max_steps=tries, max_consecutive_model_errors=tries),
-                            end_when=acted)
+                            end_when=acted, plan=False)
         self._raise_if_broken(result)
         step = self._steps.last
         if (result.status == "failure" and result.reason != "terminated") or step is None:
@@ -256,17 +257,18 @@ class Session:
 
     def run(self, task: str, *, max_steps: int | None = None) -> TaskResult:
         """The model carries out the whole ``task`` from the current screen (at most ``max_steps`` model calls;
-        default: the session's). Like ``screenpilot run``, a task that fails is a result, not an exception."""
+        default: the session's), decided step by step by the planner when one is configured. Like
+        ``screenpilot run``, a task that fails is a result, not an exception."""
         self._check_open()
         settings = self._opened.settings
         limits = LoopLimits(max_steps or settings.max_steps, settings.max_model_errors)
         return TaskResult.of(self._call("run", task, limits), self.run_dir)
 
     def _call(self, kind: str, text: str, limits: LoopLimits,
-              end_when: Callable[[StepRecord], RunResult | None] | None = None) -> RunResult:
+              end_when: Callable[[StepRecord], RunResult | None] | None = None, plan: bool = True) -> RunResult:
         self._steps.call = (kind, text)
         secrets = self._opened.settings.secrets
-        agent = self._opened.agent([self._steps], human=self._human, limits=limits, end_when=end_when)
+        agent = self._opened.agent([self._steps], human=self._human, limits=limits, end_when=end_when, plan=plan)
         return agent.run(text + (secrets.prompt_note() if secrets else ""))
 
     @staticmethod

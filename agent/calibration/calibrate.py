@@ -349,14 +349,13 @@ def quick_calibration_ok(
     Raises InfrastructureError when the calibration cannot run (browser missing, server down).
     """
     from screenpilot.agent.run.runner import build_model, build_prompt_format
-    from screenpilot.agent.run.settings import RunSettings
     from screenpilot.models.select import SCRIPTED_PREFIX
 
     if model is None and model_settings.spec.strip().startswith(SCRIPTED_PREFIX):
         return True, "calibration skipped: a scripted model replays fixed replies"
     chosen = target or BrowserTarget()
     kind = "browser" if isinstance(chosen, BrowserTarget) else "desktop"
-    backend = model or build_model(RunSettings(task="calibrate", model=model_settings))
+    backend = model or build_model(model_settings)
     try:
         prompt = build_prompt_format(prompt_settings, kind, model_settings.spec)
         report = calibrate_target(backend, prompt, chosen, quick=True)

@@ -22,7 +22,7 @@ from rich.markup import escape
 from screenpilot.agent.cli.app import app, command
 from screenpilot.agent.cli.options import MODEL, OUTPUT_PANEL, PROMPT, WHERE, ModelOptions, Target
 from screenpilot.agent.errors import ConfigError
-from screenpilot.agent.run.settings import BrowserTarget, DesktopTarget, PromptSettings, RunSettings
+from screenpilot.agent.run.settings import BrowserTarget, DesktopTarget, PromptSettings
 
 if TYPE_CHECKING:
     from screenpilot.agent.calibration.calibrate import CalibrationReport, Progress, TargetResult
@@ -98,7 +98,7 @@ def cmd_calibrate(
 
     target = _calibration_target(where)
     model_settings = model.required()
-    backend = build_model(RunSettings(task="calibrate", model=model_settings))
+    backend = build_model(model_settings)
     try:
         kind = "browser" if isinstance(target, BrowserTarget) else "desktop"
         prompt_format = build_prompt_format(prompt, kind, model_settings.spec)

@@ -11,7 +11,7 @@ from screenpilot.agent.cli.app import app, command
 from screenpilot.agent.cli.exits import EXIT_SUCCESS
 from screenpilot.agent.cli.options import RUN_GROUPS, ModelOptions, RunOutput, SafetyOptions, Target
 from screenpilot.agent.errors import ConfigError
-from screenpilot.agent.run.settings import PromptSettings
+from screenpilot.agent.run.settings import PlannerSettings, PromptSettings
 
 MCP_INSTALL_HINT = "pip install 'screenpilot[mcp]'  (or: pip install mcp)"
 
@@ -36,6 +36,7 @@ def cmd_mcp(
     prompt: PromptSettings,
     safety: SafetyOptions,
     output: RunOutput,
+    planner: PlannerSettings | None,
     http: Annotated[Any, typer.Option(  # (host, port); typed Any: a tuple would make Typer take 2 values
         parser=parse_host_port, metavar="HOST:PORT",
         help="serve streamable HTTP on HOST:PORT (path /mcp) instead of stdio")] = None,
@@ -46,7 +47,8 @@ def cmd_mcp(
     except ImportError as exc:
         raise ConfigError(f"screenpilot mcp needs the MCP SDK ({exc}); {MCP_INSTALL_HINT}") from None
     model.required()
-    settings = ServerSettings(where=where, model=model, prompt=prompt, safety=safety, output=output)
+    settings = ServerSettings(where=where, model=model, prompt=prompt, safety=safety, output=output,
+                              planner=planner)
     if http is not None:
         console.print(f"screenpilot MCP server on http://{http[0]}:{http[1]}/mcp (Ctrl-C stops it)")
     serve(settings, http)

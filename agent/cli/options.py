@@ -7,8 +7,9 @@ puts the group's options into the command's signature, so Typer shows them (in t
 hands the command the built object. ``run``, ``scenario run``, ``eval`` and ``calibrate`` take the same model,
 prompt and browser groups, so every model and backend option exists wherever a model is chosen.
 
-The API environment variables (``SCREENPILOT_API_BASE``, ``SCREENPILOT_API_KEY``, ``OPENAI_API_KEY``) are
-read here, in :func:`model_options`, and nowhere else.
+The API environment variables (``SCREENPILOT_API_BASE``, ``SCREENPILOT_API_KEY``, ``OPENAI_API_KEY``, and the
+planner's ``SCREENPILOT_PLANNER_API_BASE`` and ``SCREENPILOT_PLANNER_API_KEY``) are read here, in
+:func:`model_options` and :func:`planner_options`, and nowhere else.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from screenpilot.agent.run.settings import (
     DesktopTarget,
     ModelSettings,
     PhoneTarget,
+    PlannerSettings,
     PromptSettings,
     RunSettings,
 )
@@ -403,6 +405,49 @@ SECRETS = SAFETY.without("policy", "allow_domain", "block_domain", "allow_file_u
 """Only ``--secret`` and ``--secrets-file``: for episodes, whose policy is the scenario's own."""
 
 
+# --- planner -------------------------------------------------------------------------------------------------
+
+PLANNER_PANEL = "Planner"
+
+
+def planner_options(
+    planner: Annotated[str | None, typer.Option(
+        metavar="MODEL", help="a planner that decides each step in words, which --model then grounds: the model "
+        "name a server serves (with --planner-api-base; key from env SCREENPILOT_PLANNER_API_KEY or OPENAI_API_KEY), "
+        "or scripted:REPLIES.json", rich_help_panel=PLANNER_PANEL)] = None,
+    planner_api_base: Annotated[str | None, typer.Option(
+        help="the planner's OpenAI-compatible server (default: --api-base)", rich_help_panel=PLANNER_PANEL)] = None,
+    planner_text_only: Annotated[bool, typer.Option(
+        help="send the planner no screenshots: the page's address, title and accessibility text instead",
+        rich_help_panel=PLANNER_PANEL)] = False,
+    planner_max_tokens: Annotated[int, typer.Option(min=1, help="the planner's reply length cap in tokens",
+                                                    rich_help_panel=PLANNER_PANEL)] = 512,
+    planner_timeout: Annotated[float, typer.Option(
+        parser=parse_seconds, help="seconds per attempt of a planner request",
+        rich_help_panel=PLANNER_PANEL)] = ModelSettings.timeout_s * 4,
+    planner_retries: Annotated[int, typer.Option(
+        min=0, help="planner requests: attempts repeated after a timeout, a lost connection or errors 429/5xx",
+        rich_help_panel=PLANNER_PANEL)] = ModelSettings.max_retries,
+    planner_regrounds: Annotated[int, typer.Option(
+        min=0, help="times in a row an instruction the planner says missed is grounded again",
+        rich_help_panel=PLANNER_PANEL)] = PlannerSettings.max_regrounds,
+) -> PlannerSettings | None:
+    """The planner, if one was asked for; its API key is read from the environment here."""
+    if planner is None:
+        if planner_api_base:
+            raise ConfigError("--planner-api-base needs --planner (the model name the server serves)")
+        return None
+    api_base = planner_api_base or os.environ.get("SCREENPILOT_PLANNER_API_BASE") or os.environ.get(
+        "SCREENPILOT_API_BASE")
+    model = ModelSettings(spec=planner, api_base=api_base, max_new_tokens=planner_max_tokens,
+                          api_key=os.environ.get("SCREENPILOT_PLANNER_API_KEY") or os.environ.get("OPENAI_API_KEY"),
+                          timeout_s=planner_timeout, max_retries=planner_retries)
+    return PlannerSettings(model, vision=not planner_text_only, max_regrounds=planner_regrounds)
+
+
+PLANNER = OptionGroup(planner_options)
+
+
 # --- budget and output of a run --------------------------------------------------------------------------
 
 
@@ -438,14 +483,14 @@ def output_options(
 OUTPUT = OptionGroup(output_options)
 
 RUN_GROUPS: Mapping[str, OptionGroup[Any]] = {"where": WHERE, "model": MODEL, "prompt": PROMPT, "safety": SAFETY,
-                                               "output": OUTPUT}
+                                               "output": OUTPUT, "planner": PLANNER}
 """Every option of ``screenpilot run`` (besides the task), by group: the Python API takes the same names."""
 
 
-def run_settings(task: str, *, where: Target, model: ModelOptions, prompt: PromptSettings, safety: SafetyOptions,
-                 output: RunOutput) -> RunSettings:
+def run_settings(task: str, *, where: Target, model: ModelOptions, prompt: PromptSettings,
+                 safety: SafetyOptions, output: RunOutput, planner: PlannerSettings | None = None) -> RunSettings:
     """The settings of one run from its option groups (the secrets are read now)."""
     start_url = where.url if isinstance(where, BrowserTarget | PhoneTarget) else None
     return RunSettings(task=task, model=model.required(), target=where, prompt=prompt, max_steps=output.max_steps,
                        max_model_errors=output.max_model_errors, out_dir=output.out, quiet=output.quiet,
-                       policy=safety.policy, secrets=safety.secret_store(start_url))
+                       policy=safety.policy, secrets=safety.secret_store(start_url), planner=planner)

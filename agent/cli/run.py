@@ -10,7 +10,7 @@ from rich.console import Console
 from screenpilot.agent.cli.app import app, command
 from screenpilot.agent.cli.exits import EPILOG, exit_for_status
 from screenpilot.agent.cli.options import RUN_GROUPS, ModelOptions, RunOutput, SafetyOptions, Target, run_settings
-from screenpilot.agent.run.settings import BrowserTarget, PhoneTarget, PromptSettings
+from screenpilot.agent.run.settings import BrowserTarget, PhoneTarget, PlannerSettings, PromptSettings
 
 
 @command(app, "run", groups=RUN_GROUPS, epilog=EPILOG,
@@ -25,6 +25,7 @@ def cmd_run(
     prompt: PromptSettings,
     safety: SafetyOptions,
     output: RunOutput,
+    planner: PlannerSettings | None,
 ) -> int:
     """Run one task and print where its trajectory is; the exit code follows the run's status."""
     from screenpilot.agent.reports.live import LiveScreenshotObserver
@@ -35,7 +36,8 @@ def cmd_run(
 
     if isinstance(where, BrowserTarget | PhoneTarget) and not where.url and not output.quiet:
         console.print("[yellow]No --url given: the browser starts on a blank page (about:blank).[/yellow]")
-    settings = run_settings(task, where=where, model=model, prompt=prompt, safety=safety, output=output)
+    settings = run_settings(task, where=where, model=model, prompt=prompt, safety=safety, output=output,
+                            planner=planner)
     observers: list[Observer] = [] if output.quiet else [ConsoleObserver(console, output.max_steps)]
     if output.live_screenshots is not None:
         observers.append(LiveScreenshotObserver(output.live_screenshots))

@@ -22,6 +22,7 @@ from screenpilot.agent.cli.options import (
     BROWSER,
     EPISODE_MODEL,
     OUTPUT_PANEL,
+    PLANNER,
     PROMPT,
     SECRETS,
     ModelOptions,
@@ -31,17 +32,17 @@ from screenpilot.agent.cli.options import (
 from screenpilot.agent.errors import ConfigError
 from screenpilot.agent.evaluation.evaluate import DEFAULT_EPISODE_TIMEOUT_S
 from screenpilot.agent.evaluation.miniwob import MiniWobOptions
-from screenpilot.agent.run.settings import BrowserTarget, PromptSettings
+from screenpilot.agent.run.settings import BrowserTarget, PlannerSettings, PromptSettings
 from screenpilot.agent.scenario.file_format import load_scenario, scenario_files, scenario_json_schema
 from screenpilot.agent.scenario.spec import ScenarioError
 
 
 def _episode_options(model: ModelOptions, prompt: PromptSettings, browser: BrowserTarget, out_dir: Path,
-                     secrets: SafetyOptions) -> Any:
+                     secrets: SafetyOptions, planner: PlannerSettings | None) -> Any:
     from screenpilot.agent.scenario.runner import EpisodeOptions
 
     return EpisodeOptions(model=model.settings(), prompt=prompt, out_dir=out_dir, headed=browser.headed,
-                          secrets=secrets.secret_store(None),
+                          secrets=secrets.secret_store(None), planner=planner,
                           executable_path=browser.executable_path, fallback_model=model.fallback)
 
 
@@ -60,18 +61,19 @@ def _checks_table(checks: Any) -> Table:
 
 
 @command(scenario_app, "run", groups={"model": EPISODE_MODEL, "prompt": PROMPT, "browser": BROWSER.without("viewport"),
-                                     "secrets": SECRETS},
+                                     "secrets": SECRETS, "planner": PLANNER},
          epilog=EPILOG, summary="run one scenario and check its outcome",
          help="Run FILE (a scenario YAML) with its scripted replies, its replay script (steps:) or "
          "--model, then run its checks against the live page or desktop. Without --model the scenario's scripted "
          "replies or replay script answer.")
-def cmd_scenario_run(
+def cmd_scenario_run(  # noqa: PLR0913 - one parameter per option or option group
     console: Console,
     file: Annotated[Path, typer.Argument(help="scenario file (.yaml)", show_default=False)],
     model: ModelOptions,
     prompt: PromptSettings,
     browser: BrowserTarget,
     secrets: SafetyOptions,
+    planner: PlannerSettings | None,
     out: Annotated[Path, typer.Option(help="folder for the run folder", rich_help_panel=OUTPUT_PANEL)] = Path("runs"),
     quiet: Annotated[bool, typer.Option(help="print only the outcome and checks",
                                         rich_help_panel=OUTPUT_PANEL)] = False,
@@ -81,7 +83,7 @@ def cmd_scenario_run(
     from screenpilot.agent.scenario.runner import run_scenario
 
     spec = load_scenario(file)
-    options = _episode_options(model, prompt, browser, out, secrets)
+    options = _episode_options(model, prompt, browser, out, secrets, planner)
     observers = [] if quiet else [ConsoleObserver(console, spec.budget.max_steps)]
     episode = run_scenario(spec, options, observers)
     console.print(_checks_table(episode.checks))
@@ -200,12 +202,12 @@ def _results_table(results: dict[str, Any]) -> Table:
 def _eval_settings(  # noqa: PLR0913 - the evaluation's own options
     suite: str, model: ModelOptions, prompt: PromptSettings, browser: BrowserTarget, secrets: SafetyOptions, out: Path,
     workers: int, seeds: str | None, episode_timeout: float, max_steps: int | None, miniwob_zoom: int,
-    miniwob_episode_s: float,
+    miniwob_episode_s: float, planner: PlannerSettings | None = None,
 ) -> Any:
     from screenpilot.agent.evaluation.evaluate import EvalSettings, parse_seeds
 
     miniwob = MiniWobOptions(episode_s=miniwob_episode_s, zoom=miniwob_zoom or None, viewport=browser.viewport)
-    return EvalSettings(suite=suite, out_dir=out, base=_episode_options(model, prompt, browser, out, secrets),
+    return EvalSettings(suite=suite, out_dir=out, base=_episode_options(model, prompt, browser, out, secrets, planner),
                         workers=workers, seeds=parse_seeds(seeds) if seeds else None,
                         episode_timeout_s=episode_timeout, max_steps=max_steps, miniwob=miniwob)
 
@@ -226,7 +228,8 @@ def _calibrate_first(model: ModelOptions, browser: BrowserTarget, settings: Any,
     console.print(f"Calibration: {escape(message)}", soft_wrap=True)
 
 
-@command(app, "eval", groups={"model": EPISODE_MODEL, "prompt": PROMPT, "browser": BROWSER, "secrets": SECRETS},
+@command(app, "eval", groups={"model": EPISODE_MODEL, "prompt": PROMPT, "browser": BROWSER, "secrets": SECRETS,
+                             "planner": PLANNER},
          epilog=EPILOG,
          summary="evaluate a model on a suite of scenarios or MiniWoB++ tasks",
          help="Evaluate a model on a suite of scenarios or MiniWoB++ tasks: run every episode of SUITE in parallel "
@@ -241,6 +244,7 @@ def cmd_eval(  # noqa: PLR0913 - one parameter per option or option group
     prompt: PromptSettings,
     browser: BrowserTarget,
     secrets: SafetyOptions,
+    planner: PlannerSettings | None,
     out: Annotated[Path, typer.Option(help="folder for results and run folders", show_default=False,
                                       rich_help_panel=OUTPUT_PANEL)],
     workers: Annotated[int, typer.Option(min=1, help="episodes run at once", rich_help_panel=OUTPUT_PANEL)] = 1,
@@ -267,7 +271,7 @@ def cmd_eval(  # noqa: PLR0913 - one parameter per option or option group
     from screenpilot.agent.evaluation.evaluate import evaluate, prepare
 
     settings = _eval_settings(suite, model, prompt, browser, secrets, out, workers, seeds, episode_timeout, max_steps,
-                              miniwob_zoom, miniwob_episode_s)
+                              miniwob_zoom, miniwob_episode_s, planner)
     jobs = prepare(settings)
     if calibrate:
         _calibrate_first(model, browser, settings, console)

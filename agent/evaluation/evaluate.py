@@ -10,6 +10,7 @@ message; an episode is never lost.
 Output in ``OUT`` (the report pages read it; keep the format)::
 
     results.json   {"suite", "model", "started_at", "ended_at", "episodes": [...], "summary": {...}}
+                   (and "planner", the planner's model, for an evaluation run with --planner)
     results.csv    one row per episode
     episodes/      one run folder per episode (run.json, steps.jsonl, screenshots, checks.json)
 
@@ -392,7 +393,9 @@ def evaluate(settings: EvalSettings, jobs: Sequence[EpisodeJob] | None = None,
     entries = run_jobs(jobs, settings.workers, settings.episode_timeout_s, on_done)
     episodes = [_clean(_relative(e, settings.out_dir)) for e in entries]
     model = settings.base.model.spec if settings.base.model is not None else None
-    results = {"suite": settings.suite, "model": model, "started_at": started_at, "ended_at": _iso_now(),
-               "episodes": episodes, "summary": summarize(episodes)}
+    results: dict[str, Any] = {"suite": settings.suite, "model": model, "started_at": started_at,
+                               "ended_at": _iso_now(), "episodes": episodes, "summary": summarize(episodes)}
+    if settings.base.planner is not None:
+        results["planner"] = settings.base.planner.model.spec
     write_results(settings.out_dir, results)
     return results

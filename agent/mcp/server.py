@@ -55,7 +55,7 @@ from screenpilot.agent.cli.options import ModelOptions, RunOutput, SafetyOptions
 from screenpilot.agent.errors import ConfigError, ScreenpilotError
 from screenpilot.agent.run.loop import RunResult, StepRecord
 from screenpilot.agent.run.runner import run_task
-from screenpilot.agent.run.settings import BrowserTarget, PhoneTarget, PromptSettings, RunSettings
+from screenpilot.agent.run.settings import BrowserTarget, PhoneTarget, PlannerSettings, PromptSettings, RunSettings
 from screenpilot.agent.safety.gate import Confirmer
 from screenpilot.agent.safety.policy import Verdict
 
@@ -74,6 +74,7 @@ class ServerSettings:
     prompt: PromptSettings
     safety: SafetyOptions
     output: RunOutput
+    planner: PlannerSettings | None = None
 
     def run_settings(self, task: str, url: str | None, max_steps: int | None = None) -> RunSettings:
         """The settings of one task or session from the page ``url`` (None: the server's own start page).
@@ -86,7 +87,7 @@ class ServerSettings:
                 raise ConfigError(f"url {url!r}: {getattr(exc, 'message', exc)}") from None
         output = self.output if max_steps is None else replace(self.output, max_steps=max_steps)
         return run_settings(task, where=where, model=self.model, prompt=self.prompt, safety=self.safety,
-                            output=output)
+                            output=output, planner=self.planner)
 
 
 class AgentQuestion(BaseModel):

@@ -454,12 +454,28 @@ def _figure_html(data: RunData, step: StepLine, sink: _ImageSink) -> str:
             f'width="{image.width}" height="{image.height}"><figcaption>{where}</figcaption></figure>')
 
 
+def _planner_html(step: StepLine) -> str:
+    """The planner's part of a step: its decision, the instruction the grounder got, its reply and latency."""
+    plan = step.planner
+    if plan is None:
+        return ""
+    decided = f"{plan.kind}: {plan.text}" if plan.kind else "unreadable answer"
+    grounded = "" if plan.instruction is None else (
+        f"<p><strong>Grounder instruction{' (again)' if plan.regrounded else ''}:</strong> {esc(plan.instruction)}"
+        + (f" <em>{esc(plan.grounder_note)}</em>" if plan.grounder_note else "") + "</p>")
+    missed = f"<p><strong>Missed:</strong> {esc(plan.missed)}</p>" if plan.missed else ""
+    latency = "" if plan.latency_s is None else f" · {plan.latency_s:.2f} s"
+    return (f'<div class="planner"><p><strong>Planner</strong> ({esc(plan.request)}{latency}): {esc(decided)}</p>'
+            f"{missed}{grounded}<pre>{esc(plan.reply)}</pre></div>")
+
+
 def _step_html(data: RunData, step: StepLine, longest: float, sink: _ImageSink) -> str:
     index = step.index
     actions = actions_from_json(step.actions_screen)
     title = "; ".join(describe(a) for a in actions) or (step.error.type if step.error else "no action")
     call = "" if step.call is None else (f'<p class="call"><strong>Session {esc(step.call.kind)}:</strong> '
                                          f"{esc(step.call.text)}</p>")
+    call += _planner_html(step)
     return (
         f'<section class="card step" id="step-{index}" data-index="{index}">'
         f'<h2>Step {index} · {esc(title)}<span class="when">{esc(_when(step))}</span></h2>{call}'

@@ -54,7 +54,11 @@ class ConsoleObserver:
         of = f"/{self._max_steps}" if self._max_steps else ""
         actions = "; ".join(describe(a) for a in step.screen_actions) or "-"
         t = step.timings
-        timing = " ".join(f"{k} {t[k]:.2f}s" for k in ("model", "execute", "settle") if k in t)
+        timing = " ".join(f"{k} {t[k]:.2f}s" for k in ("planner", "model", "execute", "settle") if k in t)
+        if step.plan is not None and step.plan.instruction is not None:
+            again = " (again)" if step.plan.regrounded else ""
+            self.console.print(f"[cyan]step {step.index}{of}[/cyan] [magenta]plan{again}:[/magenta] "
+                               f"{escape(step.plan.instruction)}")
         self.console.print(f"[cyan]step {step.index}{of}[/cyan] {escape(actions)}  [dim]{timing}[/dim]")
         for verdict in step.verdicts:
             if verdict.decision != "allow":

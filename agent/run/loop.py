@@ -28,6 +28,7 @@ from screenpilot.agent.errors import (
 )
 from screenpilot.agent.frame import Frame
 from screenpilot.agent.run.interrupts import WaitInterrupted, interruptible_wait
+from screenpilot.agent.run.planner import Planner, PlanRecord, actions_in_words
 from screenpilot.agent.run.repeats import RepeatDetector, RepeatSettings
 from screenpilot.agent.safety.policy import AllowAll, HumanChannel, NobodyAvailable, Policy, Verdict
 from screenpilot.agent.safety.secrets import SecretStore
@@ -79,8 +80,10 @@ class StepRecord:
 
     ``frame`` is the screen-space observation; ``model_image`` what the model saw (model
     space, ``model_size`` = (width, height)). ``timings`` are seconds keyed by phase:
-    capture, model, execute, settle, total. ``call`` (Python API sessions only): what the step was for, as
-    (kind, text): ``("act", instruction)``, ``("run", task)``, ``("extract", question)`` or ``("code", action)``.
+    capture, planner, model, execute, settle, total. ``plan``: the planner's part of the step (runs with a
+    planner only; ``reply`` and ``model_*`` are then the grounder's). ``call`` (Python API sessions only): what
+    the step was for, as (kind, text): ``("act", instruction)``, ``("run", task)``, ``("extract", question)``
+    or ``("code", action)``.
     """
 
     index: int
@@ -98,6 +101,7 @@ class StepRecord:
     feedback: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     call: tuple[str, str] | None = None
+    plan: PlanRecord | None = None
 
 
 @dataclass(frozen=True)
@@ -142,7 +146,8 @@ class Agent:
     ``end_when`` (optional) is asked after every step whether the environment has ended the
     episode (e.g. a MiniWoB++ page reporting done); a RunResult it returns ends the run.
     ``should_stop`` (optional) is polled between actions: once true (first Ctrl-C), the run
-    ends after the action in progress. ``secrets`` fills placeholders into typed text.
+    ends after the action in progress. ``secrets`` fills placeholders into typed text. ``planner`` (optional)
+    decides each step in words and ``model`` grounds that instruction (see :mod:`screenpilot.agent.run.planner`).
     """
 
     model: ModelBackend
@@ -155,6 +160,7 @@ class Agent:
     end_when: EndCondition | None = None
     should_stop: Callable[[], bool] = lambda: False
     secrets: SecretStore | None = None
+    planner: Planner | None = None
     _held_events: list[object] = field(default_factory=list, init=False, repr=False)
 
     def run(self, task: str) -> RunResult:
@@ -172,6 +178,9 @@ class Agent:
                 step = self._step(index, task, history, feedback, repeats)
                 step.feedback = _join(step.feedback, repeats.hint(step.screen_actions))
                 self._record(step)
+                if self.planner is not None:
+                    self.planner.record(step.plan, actions_in_words(step.screen_actions),
+                                        _join(None if step.error is None else step.error.message, step.feedback))
                 model_errors = model_errors + 1 if _is_model_error(step) else 0
                 result = self._outcome(step) or self._budgets(step, model_errors, repeats)
                 if result is not None:
@@ -240,6 +249,11 @@ class Agent:
         return frame
 
     def _decide(self, step: StepRecord, task: str, history: list[Turn], feedback: str | None) -> None:
+        if self.planner is not None:
+            instruction = self._plan(step, self.planner, task, feedback)
+            if instruction is None:
+                return
+            task, history, feedback = instruction, [], step.plan.grounder_note if step.plan else None
         request = self.prompt.build_request(task, history, step.model_image, feedback)
         t0 = time.perf_counter()
         with ExitStack() as watching:
@@ -254,6 +268,21 @@ class Agent:
         step.screen_actions = tuple(
             self.prompt.to_screen(a, step.model_size, step.frame.size) for a in step.model_actions
         )
+
+    def _plan(self, step: StepRecord, planner: Planner, task: str, feedback: str | None) -> str | None:
+        """Ask the planner; the grounder's instruction, or None when the planner ended the task or asked the person
+        (the step's actions are then set). Raises the planner's ModelError for an unusable answer."""
+        step.plan = plan = planner.plan(task, step.frame, feedback)
+        step.timings["planner"] = plan.latency_s
+        if plan.error is not None:
+            raise plan.error
+        decision = plan.decision
+        if plan.instruction is not None or decision is None:
+            return plan.instruction
+        ending: Action = (AskUser(decision.text) if decision.kind == "ask_user" else
+                          Terminate("success" if decision.kind == "done" else "failure", decision.text or None))
+        step.model_actions = step.screen_actions = (ending,)
+        return None
 
     def _check_size(self, actions: Sequence[Action]) -> None:
         """InvalidArgumentError when one reply asks for more than :class:`LoopLimits` allows."""

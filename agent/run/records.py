@@ -39,6 +39,7 @@ class StepTimings(_Record):
     the whole step, including time in no named phase."""
 
     capture: float | None = None
+    planner: float | None = None
     model: float | None = None
     execute: float | None = None
     settle: float | None = None
@@ -62,6 +63,26 @@ class VerdictRecord(_Record):
     decision: str
     rule: str = "default"
     note: str | None = None
+
+
+class PlannerLine(_Record):
+    """The planner's part of a step (runs with ``--planner``): what its ``request`` held, its ``reply`` text, the
+    decision read from it (``kind`` step, done, fail or ask_user, with ``text``, the ``missed`` note on the previous
+    step and its ``thought``; None when unreadable), the ``instruction`` the grounder got (None: none), whether it
+    was ``regrounded`` (the previous instruction again, with ``grounder_note``), ``latency_s`` in seconds and the
+    token ``usage``."""
+
+    request: str
+    reply: str
+    kind: str | None = None
+    text: str | None = None
+    missed: str | None = None
+    thought: str | None = None
+    instruction: str | None = None
+    regrounded: bool = False
+    grounder_note: str | None = None
+    latency_s: float | None = None
+    usage: StepUsage | None = None
 
 
 class SessionCall(_Record):
@@ -103,6 +124,7 @@ class StepLine(_Record):
     feedback: str | None = None
     timings: StepTimings = Field(default_factory=StepTimings)
     call: SessionCall | None = None
+    planner: PlannerLine | None = None
 
 
 class ResizeBounds(_Record):
@@ -179,6 +201,7 @@ def validation_message(error: ValidationError) -> str:
 
 
 __all__ = [
+    "PlannerLine",
     "ResizeBounds",
     "RunLimits",
     "RunRecord",

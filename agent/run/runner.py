@@ -13,11 +13,14 @@ from typing import Any, Literal
 
 from screenpilot.agent.errors import ConfigError
 from screenpilot.agent.run.loop import Agent, EndCondition, LoopLimits, Observer, RunResult
+from screenpilot.agent.run.planner import Planner, planner_stage
 from screenpilot.agent.run.settings import (
     AdbTarget,
     BrowserTarget,
     DesktopTarget,
+    ModelSettings,
     PhoneTarget,
+    PlannerSettings,
     PromptSettings,
     RunSettings,
 )
@@ -69,11 +72,15 @@ def build_prompt_format(
                        browser_actions=executor_kind == "browser" if browser_actions is None else browser_actions)
 
 
-def build_model(settings: RunSettings) -> ModelBackend:
-    """The model backend for ``settings.model``."""
+def describe_planner(backend: ModelBackend, settings: PlannerSettings) -> dict[str, object]:
+    """What run.json records about a run's planner."""
+    return {**backend.describe(), "vision": settings.vision, "max_regrounds": settings.max_regrounds}
+
+
+def build_model(m: ModelSettings) -> ModelBackend:
+    """The model backend for ``m`` (the run's model, or its planner's)."""
     from screenpilot.models.select import LocalOptions, OpenAIOptions, build_backend
 
-    m = settings.model
     image_format: Literal["png", "jpeg"] = "jpeg" if m.image_format == "jpeg" else "png"
     return build_backend(
         m.spec,
@@ -203,6 +210,7 @@ class OpenRun:
     policy: SafetyPolicy
     run_dir: Path
     writer: TrajectoryWriter
+    planner: ModelBackend | None = None
 
     @property
     def task(self) -> str:
@@ -211,13 +219,23 @@ class OpenRun:
         return self.settings.task + (secrets.prompt_note() if secrets else "")
 
     def agent(self, observers: Sequence[Observer], *, human: HumanChannel, limits: LoopLimits | None = None,
-              should_stop: Callable[[], bool] = lambda: False, end_when: EndCondition | None = None) -> Agent:
+              should_stop: Callable[[], bool] = lambda: False, end_when: EndCondition | None = None,
+              plan: bool = True) -> Agent:
         """An agent on this run's model, format, executor, policy and secrets, watched by ``observers`` (which
-        should include :attr:`writer` or something forwarding to it). ``limits`` default to the settings'."""
+        should include :attr:`writer` or something forwarding to it). ``limits`` default to the settings'. With a
+        planner configured and ``plan`` true, a fresh planner stage (no steps remembered) decides each step."""
         s = self.settings
         return Agent(model=self.model, prompt=self.prompt, executor=self.executor, observers=observers,
                      policy=self.policy, human=human, limits=limits or LoopLimits(s.max_steps, s.max_model_errors),
-                     should_stop=should_stop, end_when=end_when, secrets=s.secrets)
+                     should_stop=should_stop, end_when=end_when, secrets=s.secrets,
+                     planner=self.planner_stage() if plan else None)
+
+    def planner_stage(self) -> Planner | None:
+        """A fresh planner stage on this run's planner backend and executor (None without a planner)."""
+        if self.planner is None or self.settings.planner is None:
+            return None
+        chosen = self.settings.planner
+        return planner_stage(self.planner, self.executor, vision=chosen.vision, max_regrounds=chosen.max_regrounds)
 
 
 @contextlib.contextmanager
@@ -229,18 +247,22 @@ def open_run(settings: RunSettings, confirmer: Confirmer | None = None) -> Itera
     """
     kind = target_kind(settings.target)
     policy = build_policy(settings, kind, confirmer)
-    model = build_model(settings)
-    try:
-        with open_executor(settings.target, policy, settings.secrets.values) as executor:
-            prompt = build_prompt_format(settings.prompt, executor.kind, settings.model.spec)
-            run_dir = new_run_dir(settings.out_dir, settings.task)
-            keep_downloads(executor, run_dir)
-            metadata = {**_metadata(settings, model, prompt, executor), "policy": policy.describe(),
-                        "secrets": settings.secrets.names, "environment": environment_of(settings.target)}
-            writer = TrajectoryWriter(run_dir, metadata, redact=settings.secrets.redact)
-            yield OpenRun(settings, model, prompt, executor, policy, run_dir, writer)
-    finally:
-        model.close()
+    with contextlib.ExitStack() as closing:
+        model = build_model(settings.model)
+        closing.callback(model.close)
+        planner = None if settings.planner is None else build_model(settings.planner.model)
+        if planner is not None:
+            closing.callback(planner.close)
+        executor = closing.enter_context(open_executor(settings.target, policy, settings.secrets.values))
+        prompt = build_prompt_format(settings.prompt, executor.kind, settings.model.spec)
+        run_dir = new_run_dir(settings.out_dir, settings.task)
+        keep_downloads(executor, run_dir)
+        metadata = {**_metadata(settings, model, prompt, executor), "policy": policy.describe(),
+                    "secrets": settings.secrets.names, "environment": environment_of(settings.target)}
+        if planner is not None and settings.planner is not None:
+            metadata["planner"] = describe_planner(planner, settings.planner)
+        writer = TrajectoryWriter(run_dir, metadata, redact=settings.secrets.redact)
+        yield OpenRun(settings, model, prompt, executor, policy, run_dir, writer, planner)
 
 
 def run_task(

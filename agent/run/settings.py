@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from screenpilot.agent.run.loop import DEFAULT_MAX_STEPS
+from screenpilot.agent.run.planner import DEFAULT_MAX_REGROUNDS
 from screenpilot.agent.safety.gate import PolicyConfig
 from screenpilot.agent.safety.secrets import SecretStore
 from screenpilot.models import resize
@@ -109,6 +110,18 @@ class AdbTarget:
 
 
 @dataclass(frozen=True)
+class PlannerSettings:
+    """A planner model that decides each step in words while the run's model grounds it (``--planner``): its
+    backend settings (``model.spec``: a served model name with ``api_base``, or ``scripted:PATH``), whether it is
+    sent screenshots (``vision``; else the page's text) and how many times in a row a missed instruction is grounded
+    again (``max_regrounds``)."""
+
+    model: ModelSettings
+    vision: bool = True
+    max_regrounds: int = DEFAULT_MAX_REGROUNDS
+
+
+@dataclass(frozen=True)
 class RunSettings:
     """Everything one ``screenpilot run`` needs."""
 
@@ -122,3 +135,4 @@ class RunSettings:
     quiet: bool = False
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     secrets: SecretStore = field(default_factory=lambda: SecretStore([]))
+    planner: PlannerSettings | None = None

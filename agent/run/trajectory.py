@@ -35,7 +35,9 @@ import screenpilot
 from screenpilot.agent.actions import to_json
 from screenpilot.agent.errors import ConfigError, InfrastructureError
 from screenpilot.agent.run.loop import RunResult, StepRecord
+from screenpilot.agent.run.planner import PlanRecord
 from screenpilot.agent.run.records import (
+    PlannerLine,
     RunRecord,
     SessionCall,
     StepErrorRecord,
@@ -101,6 +103,11 @@ def step_line(step: StepRecord, screenshot_name: str) -> StepLine:
     """The steps.jsonl line for ``step`` (pure)."""
     reply = step.reply
     events = step.frame.extra.get("events")
+    optional: dict[str, Any] = {}  # written only when there is one, so other runs' lines keep their keys
+    if step.call is not None:
+        optional["call"] = SessionCall(kind=step.call[0], text=step.call[1])
+    if step.plan is not None:
+        optional["planner"] = planner_line(step.plan)
     return StepLine(
         index=step.index,
         started_at=step.started_at,
@@ -121,8 +128,19 @@ def step_line(step: StepRecord, screenshot_name: str) -> StepLine:
         error=None if step.error is None else StepErrorRecord(**asdict(step.error)),
         feedback=step.feedback,
         timings=StepTimings(**step.timings),
-        **({} if step.call is None else {"call": SessionCall(kind=step.call[0], text=step.call[1])}),
+        **optional,
     )
+
+
+def planner_line(plan: PlanRecord) -> PlannerLine:
+    """The steps.jsonl form of a step's planner part (pure)."""
+    decision = plan.decision
+    return PlannerLine(
+        request=plan.request, reply=plan.reply, kind=None if decision is None else decision.kind,
+        text=None if decision is None else decision.text, missed=None if decision is None else decision.missed,
+        thought=None if decision is None else decision.thought, instruction=plan.instruction,
+        regrounded=plan.regrounded, grounder_note=plan.grounder_note, latency_s=plan.latency_s,
+        usage=StepUsage(**asdict(plan.usage)))
 
 
 class TrajectoryWriter:

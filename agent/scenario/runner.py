@@ -31,8 +31,9 @@ from urllib.parse import unquote, urljoin, urlsplit
 from screenpilot.agent.actions import Navigate
 from screenpilot.agent.errors import ActionFailedError, ConfigError, ScreenpilotError
 from screenpilot.agent.run.loop import Agent, EndCondition, LoopLimits, Observer, RunResult, StepRecord
-from screenpilot.agent.run.runner import build_prompt_format
-from screenpilot.agent.run.settings import BrowserTarget, ModelSettings, PhoneTarget, PromptSettings, RunSettings
+from screenpilot.agent.run.planner import planner_stage
+from screenpilot.agent.run.runner import build_model, build_prompt_format, describe_planner
+from screenpilot.agent.run.settings import BrowserTarget, ModelSettings, PhoneTarget, PlannerSettings, PromptSettings
 from screenpilot.agent.run.trajectory import TrajectoryWriter, new_run_dir, read_steps
 from screenpilot.agent.safety.secrets import PLACEHOLDER, SecretStore
 from screenpilot.agent.scenario.checks import CheckContext, CheckResult, run_checks
@@ -159,9 +160,7 @@ def write_checks(run_dir: Path, payload: dict[str, Any]) -> None:
 def build_episode_model(model: ModelSettings | None, replies: Sequence[str] | None, source: str) -> ModelBackend:
     """The backend for ``model``, or a scripted model replaying ``replies`` when ``model`` is None."""
     if model is not None:
-        from screenpilot.agent.run.runner import build_model
-
-        return build_model(RunSettings(task="", model=model))
+        return build_model(model)
     if replies is None:
         raise ConfigError(f"{source}: replies: this scenario has no scripted replies (nor a replay script, steps:); "
                           "choose a model with --model")
@@ -216,6 +215,9 @@ class EpisodeOptions:
     seed: int | None = None
     run_dir: Path | None = None
     fallback_model: ModelSettings | None = None
+    planner: PlannerSettings | None = None
+    """A planner deciding each step while the model (or the scenario's scripted replies) grounds it; not used by
+    replays of ``steps:`` scripts."""
     secrets: SecretStore = field(default_factory=lambda: SecretStore([]))
     """Secrets typed as ``{{NAME}}`` (a replay script that types one needs it here); their values are painted over
     in screenshots and redacted from the run folder."""
@@ -408,6 +410,9 @@ def run_scenario(
     with contextlib.ExitStack() as closing:
         if model is not None:
             closing.callback(model.close)
+        planner = None if replaying or options.planner is None else build_model(options.planner.model)
+        if planner is not None:
+            closing.callback(planner.close)
         run_dir = make_run_dir(options, spec.id)
         workdir = run_dir / "work"
         workdir.mkdir()
@@ -418,14 +423,20 @@ def run_scenario(
             driver = _episode_driver(spec, options, model, executor, run_dir, (start_url, base_url))
             if model is None:
                 closing.callback(driver.model.close)
-            writer = TrajectoryWriter(run_dir, {**_metadata(spec, driver.model, driver.prompt, executor, options),
-                                                "secrets": options.secrets.names}, redact=options.secrets.redact)
+            metadata = {**_metadata(spec, driver.model, driver.prompt, executor, options),
+                        "secrets": options.secrets.names}
+            if planner is not None and options.planner is not None:
+                metadata["planner"] = describe_planner(planner, options.planner)
+            writer = TrajectoryWriter(run_dir, metadata, redact=options.secrets.redact)
             agent = Agent(model=driver.model, prompt=driver.prompt, executor=executor,
                           observers=[writer, *driver.observers, *observers],
                           policy=unattended_policy(start_url, executor.kind),
                           limits=LoopLimits(max_steps=spec.budget.max_steps),
                           end_when=first_of(driver.end_when, deadline(spec.budget.time_limit_s)),
-                          secrets=options.secrets or None)
+                          secrets=options.secrets or None,
+                          planner=None if planner is None or options.planner is None else planner_stage(
+                              planner, executor, vision=options.planner.vision,
+                              max_regrounds=options.planner.max_regrounds))
             note = options.secrets.prompt_note() if options.secrets and model is not None else ""
             result = agent.run(spec.instruction + note)
             context = CheckContext(page=executor.page if isinstance(executor, ShowsPage) else None,
