@@ -198,3 +198,15 @@ def test_tiny_grounder_behind_transformers_serve_with_a_scripted_planner(
     assert [s.planner.instruction if s.planner else None for s in steps] == ["click the Name field",
                                                                             "type Ada Lovelace"]
     assert all(s.reply is not None and s.image_tokens == 234 for s in steps)  # the real grounder answered each
+
+
+def test_a_text_only_planner_reads_the_pages_accessibility_text(tmp_path: Path) -> None:
+    planner = planner_file(tmp_path, {"step": "click the Name field"}, {"done": ""})
+    with screenpilot.browser(str(SIGNUP), model=f"scripted:{GROUNDER}", planner=planner, planner_text_only=True,
+                             out=tmp_path / "runs", quiet=True) as s:
+        assert s.run("Sign up as Ada").ok
+        first = s._opened.planner.requests[0]  # type: ignore[union-attr] - the scripted planner keeps them
+    assert first.images() == []
+    text = "\n".join(p["text"] for m in first.messages for p in m["content"] if p["type"] == "text")
+    assert f"Address: {SIGNUP.as_uri()}" in text
+    assert '- textbox "Full name"\n' in text and '- button "Sign up"\n' in text
