@@ -29,7 +29,8 @@ from screenpilot.agent.errors import ConfigError, InfrastructureError, Screenpil
 
 CommandFunction = TypeVar("CommandFunction", bound=Callable[..., int])
 
-COMMAND_ORDER = ("run", "scenario", "eval", "calibrate", "view", "compare", "script", "mcp", "dev")
+COMMAND_ORDER = ("run", "scenario", "eval", "calibrate", "view", "compare", "script", "export", "finetune", "mcp",
+                 "dev")
 """The order commands are listed in ``screenpilot --help``."""
 
 _METAVARS: dict[object, str] = {int: "N", float: "NUMBER", str: "TEXT", Path: "PATH"}

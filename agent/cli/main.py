@@ -1,8 +1,8 @@
 """The ``screenpilot`` command line: :func:`main` runs the Typer application with every command registered.
 
-Commands: ``run``, ``scenario run|list|schema``, ``eval``, ``calibrate``, ``view``, ``compare``, ``script`` and
-``mcp`` and ``dev build-tiny-model``. Exit codes are those of :mod:`screenpilot.agent.cli.exits`. Shell completion:
-``screenpilot --install-completion``.
+Commands: ``run``, ``scenario run|list|schema``, ``eval``, ``calibrate``, ``view``, ``compare``, ``script``,
+``export``, ``finetune``, ``mcp`` and ``dev build-tiny-model``. Exit codes are those of
+:mod:`screenpilot.agent.cli.exits`. Shell completion: ``screenpilot --install-completion``.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import typer.main
 import typer.rich_utils
 
 # Each module registers its commands on the application when imported.
-from screenpilot.agent.cli import calibrate, dev, mcp, run, scenarios, script, view
+from screenpilot.agent.cli import calibrate, dev, learning, mcp, run, scenarios, script, view
 from screenpilot.agent.cli.app import app
 from screenpilot.agent.cli.exits import EXIT_INTERRUPTED, EXIT_SUCCESS, EXIT_USAGE
 from screenpilot.agent.cli.options import with_optional_values
 
-COMMAND_MODULES = (run, scenarios, calibrate, view, script, mcp, dev)
+COMMAND_MODULES = (run, scenarios, calibrate, view, script, learning, mcp, dev)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
