@@ -13,6 +13,9 @@ What is in it (sizes are for the defaults below):
   16, ``mrope_section`` [2, 3, 3] summing to head_dim / 2) and a 2-block vision tower with the real
   geometry: patch 14, spatial merge 2, temporal patch 2, window 112, its output projected to the
   language model's hidden size. About 0.25 million parameters, about 1 MB of float32 weights.
+  ``head_dim`` (a multiple of 16) widens the language model to ``4 * head_dim`` with the same
+  heads and a ``mrope_section`` scaled to match: vLLM's CPU attention rejects head_dim 16 and
+  takes 32, 64, 80, ... (``head_dim=32``: hidden 128, about 0.6 million parameters).
 - ``tokenizer.json`` / ``tokenizer_config.json``: a byte-level BPE trained with ``tokenizers`` on
   a small built-in corpus (chat text, tool-call JSON, action words, numbers), followed by Qwen's
   special tokens in Qwen's order (``<|endoftext|>``, ``<|im_start|>``, ``<|im_end|>``, ...,
@@ -41,7 +44,8 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +55,8 @@ HEADS = 4
 KV_HEADS = 2
 INTERMEDIATE = 128
 MROPE_SECTION = [2, 3, 3]
+HEAD_DIM = HIDDEN // HEADS
+"""The default head size (16); :func:`tiny_config_dict` takes another multiple of 16."""
 BPE_VOCAB = 512
 VOCAB_MULTIPLE = 64
 
@@ -243,8 +249,20 @@ def _vocab_size(token_count: int) -> int:
     return -(-token_count // VOCAB_MULTIPLE) * VOCAB_MULTIPLE
 
 
-def tiny_config_dict(token_ids: dict[str, int], vocab_size: int) -> dict[str, Any]:
-    """The flat ``config.json`` content of the tiny model (same keys as the released file)."""
+def _check_head_dim(head_dim: int) -> None:
+    if head_dim < 16 or head_dim % 16:
+        raise ValueError(f"head_dim must be a multiple of 16 (16, 32, 64, 80, ...), not {head_dim}")
+
+
+def tiny_config_dict(token_ids: dict[str, int], vocab_size: int, head_dim: int = HEAD_DIM) -> dict[str, Any]:
+    """The flat ``config.json`` content of the tiny model (same keys as the released file).
+
+    ``head_dim``: a multiple of 16; the language model is ``HEADS * head_dim`` wide (64 for the
+    default 16) and ``mrope_section`` is [2, 3, 3] scaled by ``head_dim / 16`` (it sums to
+    head_dim / 2). Raises ValueError for another head_dim.
+    """
+    _check_head_dim(head_dim)
+    hidden, scale = HEADS * head_dim, head_dim // HEAD_DIM
     return {
         "architectures": ["Qwen2_5_VLForConditionalGeneration"],
         "model_type": "qwen2_5_vl",
@@ -258,9 +276,9 @@ def tiny_config_dict(token_ids: dict[str, int], vocab_size: int) -> dict[str, An
         "image_token_id": token_ids["<|image_pad|>"],
         "video_token_id": token_ids["<|video_pad|>"],
         "hidden_act": "silu",
-        "hidden_size": HIDDEN,
+        "hidden_size": hidden,
         "initializer_range": 0.02,
-        "intermediate_size": INTERMEDIATE,
+        "intermediate_size": INTERMEDIATE * hidden // HIDDEN,
         "max_position_embeddings": 32768,
         "max_window_layers": TEXT_LAYERS,
         "num_attention_heads": HEADS,
@@ -268,7 +286,7 @@ def tiny_config_dict(token_ids: dict[str, int], vocab_size: int) -> dict[str, An
         "num_key_value_heads": KV_HEADS,
         "rms_norm_eps": 1e-06,
         "rope_theta": 1000000.0,
-        "rope_scaling": {"type": "mrope", "mrope_section": list(MROPE_SECTION)},
+        "rope_scaling": {"type": "mrope", "mrope_section": [scale * n for n in MROPE_SECTION]},
         "sliding_window": 32768,
         "use_sliding_window": False,
         "tie_word_embeddings": False,
@@ -282,7 +300,7 @@ def tiny_config_dict(token_ids: dict[str, int], vocab_size: int) -> dict[str, An
             "intermediate_size": VISION_INTERMEDIATE,
             "num_heads": VISION_HEADS,
             "in_chans": 3,
-            "out_hidden_size": HIDDEN,
+            "out_hidden_size": hidden,
             "patch_size": 14,
             "spatial_merge_size": 2,
             "spatial_patch_size": 14,
@@ -549,13 +567,16 @@ def _write_folder(out_dir: Path, seed: int, family: _Family) -> Path:
     return out_dir
 
 
-def build_tiny_qwen25_vl(out_dir: Path, seed: int = 0) -> Path:
+def build_tiny_qwen25_vl(out_dir: Path, seed: int = 0, head_dim: int = HEAD_DIM) -> Path:
     """Write a tiny random Qwen2.5-VL into ``out_dir`` (created if needed) and return it.
 
     Offline, deterministic for a given ``seed`` and transformers version, a few seconds on a CPU.
-    Files already in ``out_dir`` with the same names are overwritten.
+    Files already in ``out_dir`` with the same names are overwritten. ``head_dim``: see
+    :func:`tiny_config_dict` (32 or more for vLLM's CPU attention). Raises ValueError for a bad head_dim.
     """
-    return _write_folder(out_dir, seed, _QWEN25)
+    _check_head_dim(head_dim)
+    family = _QWEN25 if head_dim == HEAD_DIM else replace(_QWEN25, config=partial(tiny_config_dict, head_dim=head_dim))
+    return _write_folder(out_dir, seed, family)
 
 
 def build_tiny_qwen3_vl(out_dir: Path, seed: int = 0) -> Path:
@@ -584,11 +605,16 @@ FAMILIES: tuple[str, ...] = ("qwen2.5-vl", "qwen3-vl", "ui-tars")
 _FAMILY_LABELS = {"qwen2.5-vl": "Qwen2.5-VL", "qwen3-vl": "Qwen3-VL", "ui-tars": "UI-TARS-1.5"}
 
 
-def build_tiny(family: str, out_dir: Path, seed: int = 0) -> Path:
+def build_tiny(family: str, out_dir: Path, seed: int = 0, head_dim: int | None = None) -> Path:
     """Build the tiny model of ``family`` (one of :data:`FAMILIES`) into ``out_dir``.
 
-    Raises ValueError for an unknown family.
+    ``head_dim`` (Qwen2.5-VL only; None = the default 16): see :func:`tiny_config_dict`.
+    Raises ValueError for an unknown family, or a head_dim for another family or not a multiple of 16.
     """
+    if head_dim is not None:
+        if family != "qwen2.5-vl":
+            raise ValueError(f"head_dim is a qwen2.5-vl option, not one of {family}")
+        return build_tiny_qwen25_vl(out_dir, seed, head_dim=head_dim)
     builders: dict[str, Callable[[Path, int], Path]] = {
         "qwen2.5-vl": build_tiny_qwen25_vl,
         "qwen3-vl": build_tiny_qwen3_vl,
@@ -615,9 +641,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("out_dir", type=Path, help="folder to write the model into")
     parser.add_argument("--seed", type=int, default=0, help="weight initialisation seed")
     parser.add_argument("--family", choices=FAMILIES, default="qwen2.5-vl", help="model family (default qwen2.5-vl)")
+    parser.add_argument("--head-dim", type=int, default=None,
+                        help="qwen2.5-vl: attention head size, a multiple of 16 (default 16; vLLM on CPU needs >= 32)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    folder = build_tiny(args.family, args.out_dir, seed=args.seed)
+    folder = build_tiny(args.family, args.out_dir, seed=args.seed, head_dim=args.head_dim)
     elapsed = time.perf_counter() - started
     size_mb = folder_size_bytes(folder) / 1e6
     print(f"built tiny {family_label(args.family)} in {folder} in {elapsed:.1f} s ({size_mb:.2f} MB)")

@@ -20,12 +20,20 @@ def cmd_build_tiny_model(
     folder: Annotated[Path, typer.Argument(metavar="DIR", help="folder to create", show_default=False)],
     seed: Annotated[int, typer.Option(help="random seed of the weights")] = 0,
     family: Annotated[Literal["qwen2.5-vl", "qwen3-vl", "ui-tars"], typer.Option(help="model family")] = "qwen2.5-vl",
+    head_dim: Annotated[int | None, typer.Option(
+        "--head-dim", metavar="N", min=16,
+        help="qwen2.5-vl: attention head size, a multiple of 16 (default 16; vLLM's CPU attention needs 32 or more)",
+        show_default=False)] = None,
 ) -> int:
     """Build the model folder and print its size and build time."""
+    from screenpilot.agent.errors import ConfigError
     from screenpilot.models.tiny import build_tiny, family_label
 
     t0 = time.perf_counter()
-    path = build_tiny(family, folder, seed=seed)
+    try:
+        path = build_tiny(family, folder, seed=seed, head_dim=head_dim)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
     console.print(f"Built tiny {family_label(family)} in {path} ({size / 1e6:.1f} MB, "
                   f"{time.perf_counter() - t0:.1f} s)")
