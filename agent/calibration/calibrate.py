@@ -104,7 +104,12 @@ class CalibrationReport:
         check = self.size_check
         if check is not None and check.status == "fail":
             sent = check.sent[0] if check.sent else None
-            if check.advertised is not None and sent is not None:
+            if check.server_image_tokens is not None:
+                found.append(Diagnosis("fault", "image_size_mismatch", check.message,
+                                       {"advertised_size": list(check.advertised or ()),
+                                        "server_image_tokens": check.server_image_tokens,
+                                        "expected_image_tokens": check.expected_image_tokens}))
+            elif check.advertised is not None and sent is not None:
                 found.append(size_mismatch(check.advertised, sent, "in the request"))
             else:
                 found.append(Diagnosis("fault", "image_size_mismatch", check.message))
@@ -315,12 +320,15 @@ def calibrate_target(
     check_size: bool = True,
     progress: Progress | None = None,
 ) -> CalibrationReport:
-    """Open the calibration surface for ``target``, check the request size, run, close."""
-    from screenpilot.agent.calibration.request import check_request_size
+    """Open the calibration surface for ``target``, check the request size (and an OpenAI-compatible
+    server's own image-token count), run, close."""
+    from screenpilot.agent.calibration.request import check_request_size, check_server_image_tokens
     from screenpilot.agent.calibration.surfaces import open_surface
 
     with open_surface(target, quick=quick) as surface:
-        check = check_request_size(model, prompt, surface.executor.size) if check_size else None
+        size = surface.executor.size
+        check = check_server_image_tokens(model, prompt, size, check_request_size(model, prompt, size)) \
+            if check_size else None
         return run_calibration(model, prompt, surface, size_check=check, progress=progress)
 
 

@@ -13,6 +13,11 @@ then looks at what the backend would really hand over:
   size ``(14 w, 14 h)`` the vision tower will see;
 * any other backend (scripted replies): skipped, it sends no image.
 
+A server can still resize what arrives with its own pixel bounds (vLLM and SGLang run the model's image
+processor with theirs): :func:`check_server_image_tokens` asks an OpenAI-compatible server for its own
+count, sending the probe with and without its image (one reply token each) and comparing the
+difference with the image tokens of the advertised size.
+
 All sizes are ``(width, height)`` in model-space pixels.
 """
 
@@ -21,9 +26,10 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from PIL import Image, ImageDraw, UnidentifiedImageError
@@ -35,6 +41,9 @@ from screenpilot.models.resize import MAX_PIXELS, MIN_PIXELS, model_size_for, re
 CheckStatus = Literal["pass", "fail", "skipped"]
 _RESOLUTION = re.compile(r"resolution is (\d+)\s*x\s*(\d+)")
 PATCH_PX = 14
+VISION_MARKERS = 2
+"""Tokens around each image in the Qwen chat formats (``<|vision_start|>``, ``<|vision_end|>``): a prompt's
+count with one image minus its count without it is the image's tokens plus these."""
 
 
 @dataclass(frozen=True)
@@ -47,12 +56,16 @@ class SizeCheck:
     advertised: tuple[int, int] | None
     sent: tuple[tuple[int, int], ...]
     message: str
+    server_image_tokens: int | None = None
+    expected_image_tokens: int | None = None
 
     def to_json(self) -> dict[str, object]:
         """A JSON-ready dict."""
         return {"status": self.status, "backend": self.backend,
                 "advertised": None if self.advertised is None else list(self.advertised),
-                "sent": [list(size) for size in self.sent], "message": self.message}
+                "sent": [list(size) for size in self.sent], "message": self.message,
+                "server_image_tokens": self.server_image_tokens,
+                "expected_image_tokens": self.expected_image_tokens}
 
 
 def advertised_size(text: str) -> tuple[int, int] | None:
@@ -165,4 +178,49 @@ def check_request_size(model: ModelBackend, prompt: PromptFormat, screen_size: t
                      "no image check: this backend sends no image anywhere (scripted replies)")
 
 
-__all__ = ["SizeCheck", "advertised_size", "check_request_size", "probe_request"]
+def _without_images(request: ModelRequest) -> ModelRequest:
+    messages = [{**m, "content": [p for p in m["content"] if not (isinstance(p, dict) and p.get("type") == "image")]}
+                if isinstance(m["content"], list) else m for m in request.messages]
+    return replace(request, messages=messages)
+
+
+def check_server_image_tokens(model: ModelBackend, prompt: PromptFormat, screen_size: tuple[int, int],
+                              check: SizeCheck) -> SizeCheck:
+    """After a passing request check of an OpenAI-compatible backend, compare the server's own count of the
+    probe image's tokens with what the advertised size costs; any other ``check`` comes back unchanged.
+
+    Sends the probe twice (with and without its image, one reply token each). ``fail`` names both counts
+    when the server resized the image again; a server that reports no ``usage`` leaves the check passing,
+    with a note that the server side is unchecked. Raises BackendError when the server cannot be reached.
+    """
+    from screenpilot.models.backends.openai_compat import OpenAICompatBackend
+
+    if check.status != "pass" or check.advertised is None or not isinstance(model, OpenAICompatBackend):
+        return check
+    request = probe_request(prompt, screen_size)
+    probe = replace(model, max_tokens=1)
+    with_image = probe.complete(request).usage.prompt_tokens
+    without = probe.complete(_without_images(request)).usage.prompt_tokens
+    if with_image is None or without is None:
+        return replace(check, message=f"{check.message} The server reports no prompt-token count, so what it "
+                                      "does to the image is unchecked.")
+    width, height = check.advertised
+    factor = request.resize_factor
+    expected = (width // factor) * (height // factor)
+    served = with_image - without - VISION_MARKERS
+    if served == expected:
+        return replace(check, server_image_tokens=served, expected_image_tokens=expected,
+                       message=f"{check.message} The server counted {served} image tokens for it, what "
+                               f"{width}x{height} costs.")
+    scale = math.sqrt(served / expected) if served > 0 else 0.0
+    bound = "--max-pixels" if served < expected else "--min-pixels"
+    return replace(
+        check, status="fail", server_image_tokens=served, expected_image_tokens=expected,
+        message=(f"Image size mismatch at the server {model.base_url}: the prompt advertises {width}x{height} "
+                 f"({expected} image tokens) but the server counted {served} image tokens, so it resizes the image "
+                 f"again with its own pixel bounds (about {scale:.3f} x per side) and every click is scaled. Run "
+                 f"screenpilot with {bound} {max(served, 1) * factor * factor} (the area the server kept), or "
+                 "start the server with screenpilot's bounds (vLLM: --mm-processor-kwargs '{\"max_pixels\": N}')."))
+
+
+__all__ = ["SizeCheck", "advertised_size", "check_request_size", "check_server_image_tokens", "probe_request"]
