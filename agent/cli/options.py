@@ -55,9 +55,9 @@ DEFAULT_VIEWPORT_TEXT = f"{DEFAULT_VIEWPORT[0]}x{DEFAULT_VIEWPORT[1]}"
 
 FamilyName = Literal["auto", "qwen2.5-vl", "qwen3-vl", "ui-tars"]
 
-OPTIONAL_VALUES: Mapping[str, str] = {"--confirm": "all", "--adb": ""}
+OPTIONAL_VALUES: Mapping[str, str] = {"--confirm": "all", "--adb": "", "--ray": "local"}
 """Options whose value may be left out, and the value they then take (``--confirm`` alone asks before every
-action; ``--adb`` alone picks the only device attached)."""
+action; ``--adb`` alone picks the only device attached; ``--ray`` alone starts a local Ray)."""
 
 
 # --- value parsers (the messages are shown as "Invalid value for '--option': ...") ------------------

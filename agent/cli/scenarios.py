@@ -32,6 +32,7 @@ from screenpilot.agent.cli.options import (
 from screenpilot.agent.errors import ConfigError
 from screenpilot.agent.evaluation.evaluate import DEFAULT_EPISODE_TIMEOUT_S
 from screenpilot.agent.evaluation.miniwob import MiniWobOptions
+from screenpilot.agent.evaluation.ray_jobs import RaySettings
 from screenpilot.agent.run.settings import BrowserTarget, PlannerSettings, PromptSettings
 from screenpilot.agent.scenario.file_format import load_scenario, scenario_files, scenario_json_schema
 from screenpilot.agent.scenario.spec import ScenarioError
@@ -47,6 +48,9 @@ def _episode_options(model: ModelOptions, prompt: PromptSettings, browser: Brows
 
 
 # --- scenario run / list -------------------------------------------------------------------------
+
+
+RAY_PANEL = "Ray cluster"
 
 
 def _checks_table(checks: Any) -> Table:
@@ -202,14 +206,14 @@ def _results_table(results: dict[str, Any]) -> Table:
 def _eval_settings(  # noqa: PLR0913 - the evaluation's own options
     suite: str, model: ModelOptions, prompt: PromptSettings, browser: BrowserTarget, secrets: SafetyOptions, out: Path,
     workers: int, seeds: str | None, episode_timeout: float, max_steps: int | None, miniwob_zoom: int,
-    miniwob_episode_s: float, planner: PlannerSettings | None = None,
+    miniwob_episode_s: float, planner: PlannerSettings | None = None, ray: Any = None,
 ) -> Any:
     from screenpilot.agent.evaluation.evaluate import EvalSettings, parse_seeds
 
     miniwob = MiniWobOptions(episode_s=miniwob_episode_s, zoom=miniwob_zoom or None, viewport=browser.viewport)
     return EvalSettings(suite=suite, out_dir=out, base=_episode_options(model, prompt, browser, out, secrets, planner),
                         workers=workers, seeds=parse_seeds(seeds) if seeds else None,
-                        episode_timeout_s=episode_timeout, max_steps=max_steps, miniwob=miniwob)
+                        episode_timeout_s=episode_timeout, max_steps=max_steps, miniwob=miniwob, ray=ray)
 
 
 def _calibrate_first(model: ModelOptions, browser: BrowserTarget, settings: Any, console: Console) -> None:
@@ -266,12 +270,23 @@ def cmd_eval(  # noqa: PLR0913 - one parameter per option or option group
     calibrate: Annotated[bool, typer.Option(
         help="first run a quick calibration (screenpilot calibrate --quick, at --viewport) and refuse to start "
         "when it diagnoses a systematic coordinate fault", rich_help_panel=OUTPUT_PANEL)] = False,
+    ray: Annotated[str | None, typer.Option(
+        metavar="[ADDRESS]", help="run the episodes as Ray tasks (needs the ray extra): alone, on a local Ray "
+        "started for the evaluation; auto or HOST:PORT joins a running cluster (--workers is then not used)",
+        rich_help_panel=RAY_PANEL)] = None,
+    ray_cpus_per_episode: Annotated[float, typer.Option(
+        min=0.01, help="CPUs each episode asks Ray for", rich_help_panel=RAY_PANEL)] = RaySettings.cpus_per_episode,
+    ray_retries: Annotated[int, typer.Option(
+        min=0, help="times an episode lost to a dead Ray worker or node is run again (recorded as such)",
+        rich_help_panel=RAY_PANEL)] = RaySettings.retries,
 ) -> int:
     """Run the episodes, show progress and the results table; exit 0 only when every episode succeeded."""
     from screenpilot.agent.evaluation.evaluate import evaluate, prepare
 
+    cluster = None if ray is None else RaySettings(address=None if ray == "local" else ray,
+                                                   cpus_per_episode=ray_cpus_per_episode, retries=ray_retries)
     settings = _eval_settings(suite, model, prompt, browser, secrets, out, workers, seeds, episode_timeout, max_steps,
-                              miniwob_zoom, miniwob_episode_s, planner)
+                              miniwob_zoom, miniwob_episode_s, planner, cluster)
     jobs = prepare(settings)
     if calibrate:
         _calibrate_first(model, browser, settings, console)

@@ -4,7 +4,8 @@ A suite is a folder of scenario files, a list file (one scenario path per line, 
 comments, paths relative to the list file), one scenario file, or ``miniwob:TASK[,TASK...]`` /
 ``miniwob:all``. Every episode runs in its own spawned process with its own browser; at most
 ``workers`` run at once, and one that outlives ``episode_timeout_s`` is killed and recorded with
-status ``timeout``. An exception inside a worker is recorded as status ``error`` with its
+status ``timeout``. With ``ray`` settings the episodes are Ray tasks instead (:mod:`.ray_jobs`).
+An exception inside a worker is recorded as status ``error`` with its
 message; an episode is never lost.
 
 Output in ``OUT`` (the report pages read it; keep the format)::
@@ -15,7 +16,8 @@ Output in ``OUT`` (the report pages read it; keep the format)::
     episodes/      one run folder per episode (run.json, steps.jsonl, screenshots, checks.json)
 
 Each episode entry: task, seed, success, reward, status, reason, steps, wall_s, model_s,
-tokens, failure, run_dir (relative to OUT), timings {capture, model, execute, settle}. The
+tokens, failure, run_dir (relative to OUT), timings {capture, model, execute, settle}, and for a Ray episode
+lost to a dead worker and run again, attempts and lost_attempts (status ``lost`` when not run again). The
 summary holds episodes, successes, success_rate and the 95 % Wilson interval ``ci95``, overall
 and per task.
 """
@@ -43,6 +45,7 @@ from typing import Any, Literal
 
 from screenpilot.agent.errors import ConfigError, ScreenpilotError
 from screenpilot.agent.evaluation.miniwob import SUITE_PREFIX, MiniWobOptions, parse_suite
+from screenpilot.agent.evaluation.ray_jobs import RaySettings
 from screenpilot.agent.run.trajectory import make_folder, read_steps
 from screenpilot.agent.scenario.file_format import load_scenario, scenario_files
 from screenpilot.agent.scenario.runner import PHASES, EpisodeOptions, EpisodeResult, check_reachable
@@ -89,6 +92,8 @@ class EvalSettings:
     episode_timeout_s: float = DEFAULT_EPISODE_TIMEOUT_S
     max_steps: int | None = None
     miniwob: MiniWobOptions = field(default_factory=MiniWobOptions)
+    ray: RaySettings | None = None
+    """Run the episodes as Ray tasks (``--ray``; ``workers`` is then not used) instead of local processes."""
 
 
 # --- suites ----------------------------------------------------------------------------------------
@@ -109,8 +114,9 @@ def parse_seeds(text: str) -> tuple[int, ...]:
 
 
 def scenario_paths(suite: str) -> list[Path]:
-    """The scenario files of a folder, list file or single scenario file; ConfigError otherwise."""
-    path = Path(suite)
+    """The scenario files of a folder, list file or single scenario file, as absolute paths (episodes may run in
+    other working folders: Ray workers); ConfigError otherwise."""
+    path = Path(suite).resolve()
     if path.is_dir():
         files = scenario_files(path)
         if not files:
@@ -205,6 +211,20 @@ def run_job(job: EpisodeJob) -> EpisodeResult:
     return run_scenario(job.spec, job.options)
 
 
+def episode_entry(job: EpisodeJob) -> dict[str, Any]:
+    """Run ``job`` in this process and return its episode entry; an exception becomes an ``error`` entry (status,
+    reason ``config`` or ``crash``, failure, wall_s, traceback) without ``task``, for the caller to complete.
+    Local workers and Ray tasks both run episodes through here."""
+    started = time.monotonic()
+    try:
+        return run_job(job).to_json()
+    except BaseException as exc:  # the caller must always learn what happened
+        message = exc.message if isinstance(exc, ScreenpilotError) else str(exc)
+        reason = "config" if isinstance(exc, ConfigError) else "crash"
+        return {"status": "error", "reason": reason, "failure": f"{type(exc).__name__}: {message}",
+                "wall_s": round(time.monotonic() - started, 3), "traceback": traceback.format_exc(limit=20)}
+
+
 def _worker(job: EpisodeJob, result_path: str) -> None:
     """Process entry point: run ``job`` and write its episode entry (or the error) as JSON.
 
@@ -212,14 +232,7 @@ def _worker(job: EpisodeJob, result_path: str) -> None:
     display and site server are closed on the way out.
     """
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    started = time.monotonic()
-    try:
-        entry = run_job(job).to_json()
-    except BaseException as exc:  # the parent must always learn what happened
-        message = exc.message if isinstance(exc, ScreenpilotError) else str(exc)
-        reason = "config" if isinstance(exc, ConfigError) else "crash"
-        entry = {"status": "error", "reason": reason, "failure": f"{type(exc).__name__}: {message}",
-                 "wall_s": round(time.monotonic() - started, 3), "traceback": traceback.format_exc(limit=20)}
+    entry = episode_entry(job)
     Path(result_path).write_text(json.dumps(entry, default=str), encoding="utf-8")
 
 
@@ -235,9 +248,10 @@ class _Running:
     result_path: Path
 
 
-def _episode_from_files(job: EpisodeJob, entry: dict[str, Any] | None, status: str, reason: str,
+def episode_from_files(job: EpisodeJob, entry: dict[str, Any] | None, status: str, reason: str,
                         failure: str, wall_s: float) -> dict[str, Any]:
-    """An episode entry for a job whose worker gave no normal result."""
+    """An episode entry for a job whose worker gave no normal result (``entry``: what it did report, if anything),
+    with the steps its run folder holds."""
     run_dir = job.options.run_dir
     steps = len(read_steps(run_dir)) if run_dir is not None and run_dir.is_dir() else 0
     base = {"task": job.task, "seed": job.seed, "success": False, "reward": None, "status": status, "reason": reason,
@@ -251,17 +265,22 @@ def _episode_from_files(job: EpisodeJob, entry: dict[str, Any] | None, status: s
 def _collect(running: _Running, timed_out: bool, timeout_s: float) -> dict[str, Any]:
     wall_s = time.monotonic() - running.started
     if timed_out:
-        return _episode_from_files(running.job, None, "timeout", "episode_timeout",
+        return episode_from_files(running.job, None, "timeout", "episode_timeout",
                                    f"the episode did not finish within {timeout_s:g} s and was killed", wall_s)
     try:
         entry = json.loads(running.result_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         code = running.process.exitcode
-        return _episode_from_files(running.job, None, "error", "crash",
+        return episode_from_files(running.job, None, "error", "crash",
                                    f"the worker process exited with code {code} without a result", wall_s)
+    return finished_entry(running.job, entry, wall_s)
+
+
+def finished_entry(job: EpisodeJob, entry: dict[str, Any], wall_s: float) -> dict[str, Any]:
+    """The episode entry :func:`episode_entry` returned for ``job``, completed when it is an error entry."""
     if entry.get("status") == "error" and "task" not in entry:
-        return _episode_from_files(running.job, entry, "error", str(entry.get("reason", "crash")),
-                                   str(entry.get("failure")), wall_s)
+        return episode_from_files(job, entry, "error", str(entry.get("reason", "crash")), str(entry.get("failure")),
+                                  wall_s)
     return dict(entry)
 
 
@@ -365,7 +384,8 @@ def _iso_now() -> str:
 def _clean(entry: dict[str, Any]) -> dict[str, Any]:
     keys = ("task", "seed", "success", "reward", "status", "reason", "steps", "wall_s", "model_s", "tokens",
             "failure", "run_dir", "timings")
-    return {k: entry.get(k) for k in keys}
+    retried: dict[str, Any] = {k: entry[k] for k in ("attempts", "lost_attempts") if k in entry}  # Ray: run again
+    return {**{k: entry.get(k) for k in keys}, **retried}
 
 
 def prepare(settings: EvalSettings) -> list[EpisodeJob]:
@@ -390,7 +410,12 @@ def evaluate(settings: EvalSettings, jobs: Sequence[EpisodeJob] | None = None,
     jobs = prepare(settings) if jobs is None else jobs
     make_folder(make_folder(settings.out_dir) / EPISODES_DIR)
     started_at = _iso_now()
-    entries = run_jobs(jobs, settings.workers, settings.episode_timeout_s, on_done)
+    if settings.ray is not None:
+        from screenpilot.agent.evaluation.ray_jobs import run_jobs_on_ray
+
+        entries = run_jobs_on_ray(jobs, settings.ray, settings.episode_timeout_s, on_done)
+    else:
+        entries = run_jobs(jobs, settings.workers, settings.episode_timeout_s, on_done)
     episodes = [_clean(_relative(e, settings.out_dir)) for e in entries]
     model = settings.base.model.spec if settings.base.model is not None else None
     results: dict[str, Any] = {"suite": settings.suite, "model": model, "started_at": started_at,
