@@ -10,6 +10,10 @@ previous step's feedback plus the ``Since your last action: ...`` line of the st
 recorded reply text, in the family's native format (Qwen2.5-VL pixels of the resized image, Qwen3-VL 0-1000, UI-TARS
 calls).
 
+*Runs with a planner* (``--planner``) give grounder examples: each step's instruction -> action, rebuilt as the
+grounder got it (the planner's instruction as the task, no history, the re-grounding note as feedback); steps where
+the planner ended the task or asked the person made no grounder call and are dropped.
+
 *Which steps become examples* (every step still counts as history for the later ones): a step whose reply parsed,
 raised no error and whose actions the gate allowed. Dropped: model errors (an unusable reply), infrastructure and
 stop errors, steps without a reply, and steps where the gate denied, skipped or stopped an action (the policy
@@ -172,6 +176,14 @@ def run_examples(run_dir: Path, report: SourceReport | None = None) -> list[Exam
         if step.events:
             feedback = _join(feedback, "Since your last action: " + "; ".join(step.events) + ".")
         reason = _drop_reason(step)
+        if step.planner is not None:  # with --planner the grounder got one instruction, without history
+            if reason is None and step.reply is not None and step.planner.instruction is not None:
+                request = prompt.build_request(step.planner.instruction, [], image, step.planner.grounder_note)
+                examples.append(Example(run_dir, step.index, request, step.reply, prompt.name))
+            else:
+                ended = step.planner.instruction is None and step.error is None
+                report.dropped.append(f"step {step.index}: {'the planner ended the task' if ended else reason}")
+            continue
         if reason is None and step.reply is not None:
             request = prompt.build_request(task, history, image, feedback)
             examples.append(Example(run_dir, step.index, request, step.reply, prompt.name))

@@ -210,3 +210,24 @@ def test_a_text_only_planner_reads_the_pages_accessibility_text(tmp_path: Path) 
     text = "\n".join(p["text"] for m in first.messages for p in m["content"] if p["type"] == "text")
     assert f"Address: {SIGNUP.as_uri()}" in text
     assert '- textbox "Full name"\n' in text and '- button "Sign up"\n' in text
+
+
+def test_a_planner_run_exports_grounder_examples(tmp_path: Path) -> None:
+    from screenpilot.agent.learning.examples import collect
+
+    planner = planner_file(tmp_path, {"step": "click the Name field"},
+                           {"missed": "it hit the label", "step": "type Ada Lovelace"}, {"done": ""})
+    done = screenpilot_cli("run", "Sign up as Ada", "--url", str(SIGNUP), "--model", f"scripted:{GROUNDER}",
+                           "--planner", planner, "--out", str(tmp_path / "runs"))
+    assert done.returncode == 0, done.stderr
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    examples, (report,) = collect([run_dir])
+    assert [e.step for e in examples] == [1, 2] and report.dropped == ["step 3: the planner ended the task"]
+    grounder = json.loads(GROUNDER.read_text())
+    assert [e.target for e in examples] == grounder[:2]
+    notes = (None, "Your previous attempt did not work: it hit the label Try again.")
+    for example, note in zip(examples, notes, strict=True):
+        text = "\n".join(p["text"] for m in example.request.messages for p in m["content"] if p["type"] == "text")
+        assert "click the Name field" in text and "Sign up as Ada" not in text
+        assert (note in text) if note else ("previous attempt" not in text)
+        assert len(example.request.images()) == 1
