@@ -56,18 +56,21 @@ def _serve_command(model_dir: Path, port: int) -> list[str]:
     return [executable, "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]
 
 
-def _wait_healthy(process: subprocess.Popen[bytes], base: str, deadline_s: float) -> None:
+def wait_healthy(process: subprocess.Popen[bytes], base: str, deadline_s: float,
+                 name: str = "transformers serve") -> None:
+    """Wait until the server ``process`` (called ``name`` in errors) answers ``base/health`` with 200; RuntimeError
+    when it exits first or ``deadline_s`` seconds pass."""
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"transformers serve exited with {process.returncode}")
+            raise RuntimeError(f"{name} exited with {process.returncode}")
         try:
-            with urllib.request.urlopen(f"{base}/health", timeout=1) as response:
+            with urllib.request.urlopen(f"{base}/health", timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"transformers serve did not answer {base}/health within {deadline_s} s")
+            time.sleep(0.5)
+    raise RuntimeError(f"{name} did not answer {base}/health within {deadline_s:.0f} s")
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +85,7 @@ def transformers_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathF
     with log_path.open("wb") as log:
         process = subprocess.Popen(_serve_command(tiny_model_dir, port), stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait_healthy(process, f"http://127.0.0.1:{port}", deadline_s=120)
+        wait_healthy(process, f"http://127.0.0.1:{port}", deadline_s=120)
         yield f"http://127.0.0.1:{port}/v1"
     except RuntimeError as exc:
         raise RuntimeError(f"{exc}; log:\n{log_path.read_text(errors='replace')[-3000:]}") from None

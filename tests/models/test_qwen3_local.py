@@ -17,7 +17,7 @@ from screenpilot.agent.errors import BackendError, ConfigError
 from screenpilot.models.formats.qwen3 import Qwen3VLFormat
 from screenpilot.models.formats.registry import detect_format
 from screenpilot.models.formats.uitars import UITarsFormat
-from tests.conftest import _serve_command, _wait_healthy, free_port
+from tests.conftest import _serve_command, free_port, wait_healthy
 
 from .conftest import screenshot
 
@@ -176,7 +176,7 @@ def qwen3_server(tiny_qwen3_dir: Path, tmp_path_factory: pytest.TempPathFactory)
     with log_path.open("wb") as log:
         process = subprocess.Popen(_serve_command(tiny_qwen3_dir, port), stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait_healthy(process, f"http://127.0.0.1:{port}", deadline_s=120)
+        wait_healthy(process, f"http://127.0.0.1:{port}", deadline_s=120)
         yield f"http://127.0.0.1:{port}/v1"
     except RuntimeError as exc:
         raise RuntimeError(f"{exc}; log:\n{log_path.read_text(errors='replace')[-3000:]}") from None

@@ -20,14 +20,13 @@ import json
 import os
 import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_VARIABLE = "SCREENPILOT_VLLM_VENV"
@@ -97,20 +96,6 @@ def _server_command(python: Path, model_dir: Path, port: int) -> list[str]:
             "--max-model-len", "8192", "--mm-processor-kwargs", json.dumps({"max_pixels": SERVER_MAX_PIXELS})]
 
 
-def _wait_healthy(process: subprocess.Popen[bytes], base: str, deadline_s: float) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the vLLM server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{base}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(1)
-    raise RuntimeError(f"the vLLM server did not answer {base}/health within {deadline_s:.0f} s")
-
-
 @pytest.fixture(scope="session")
 def vllm_server(vllm_python: Path, vllm_tiny_model: Path, tmp_path_factory: pytest.TempPathFactory,
                 vllm_notes: list[str]) -> Iterator[VllmServer]:
@@ -125,7 +110,7 @@ def vllm_server(vllm_python: Path, vllm_tiny_model: Path, tmp_path_factory: pyte
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=ROOT)
     try:
         try:
-            _wait_healthy(process, f"http://127.0.0.1:{port}", HEALTH_TIMEOUT_S)
+            wait_healthy(process, f"http://127.0.0.1:{port}", HEALTH_TIMEOUT_S, "the vLLM server")
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}; log {log_path}:\n{log_path.read_text(errors='replace')[-4000:]}") from None
         start_s = time.monotonic() - started
