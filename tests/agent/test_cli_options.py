@@ -149,4 +149,4 @@ def test_scenario_list_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_dev_build_tiny_model_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["dev", "build-tiny-model", "--help"]) == 0
     assert "--family" in capsys.readouterr().out
-    assert options_of("dev", "build-tiny-model") == {"--family", "--seed"}
+    assert options_of("dev", "build-tiny-model") == {"--family", "--seed", "--head-dim"}
