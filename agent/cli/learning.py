@@ -63,6 +63,8 @@ def cmd_finetune(  # noqa: PLR0913 - one parameter per option
     epochs: Annotated[float, typer.Option(help="passes over the dataset")] = 3.0,
     max_steps: Annotated[int | None, typer.Option(help="optimiser steps (overrides --epochs)")] = None,
     batch_size: Annotated[int, typer.Option(help="examples per step")] = 4,
+    scheduler: Annotated[str, typer.Option(help="learning-rate schedule: constant, linear (decays to zero) or "
+                                                "cosine")] = "constant",
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     gradient_checkpointing: Annotated[bool, typer.Option(help="trade time for memory (large models)")] = False,
 ) -> int:
@@ -70,8 +72,8 @@ def cmd_finetune(  # noqa: PLR0913 - one parameter per option
 
     settings = FinetuneSettings(rank=rank, alpha=alpha, target_modules=parse_modules(target_modules),
                                 modules_to_save=parse_modules(modules_to_save), learning_rate=learning_rate,
-                                epochs=epochs, max_steps=max_steps, batch_size=batch_size, seed=seed,
-                                gradient_checkpointing=gradient_checkpointing)
+                                epochs=epochs, max_steps=max_steps, batch_size=batch_size, scheduler=scheduler,
+                                seed=seed, gradient_checkpointing=gradient_checkpointing)
     result = finetune(dataset, base, out, settings, progress=lambda line: console.print(escape(line)))
     console.print(f"loss curve (step:loss): {summary(result.losses)}")
     merged = escape(str(result.merged))

@@ -33,6 +33,7 @@ INSTALL_HINT = "pip install 'screenpilot[train]'"
 ADAPTER_DIR = "adapter"
 MERGED_DIR = "merged"
 REPORT_FILE = "training.json"
+SCHEDULERS = ("constant", "linear", "cosine")
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,9 @@ class FinetuneSettings:
     """How to train. ``rank`` / ``alpha``: LoRA rank and scaling; ``target_modules``: module names that get LoRA
     (e.g. q_proj, v_proj); ``modules_to_save``: modules trained whole (e.g. lm_head). ``learning_rate`` per step;
     ``epochs`` over the dataset, or ``max_steps`` optimiser steps when given (> 0, overrides epochs);
-    ``batch_size`` examples per step; ``seed`` for the adapter's initialisation and the data order;
-    ``gradient_checkpointing`` trades time for memory (large models)."""
+    ``batch_size`` examples per step; ``scheduler`` the learning-rate schedule (a transformers name: ``constant``,
+    ``linear`` decays to zero by the last step, ``cosine``); ``seed`` for the adapter's initialisation and the data
+    order; ``gradient_checkpointing`` trades time for memory (large models)."""
 
     rank: int = 16
     alpha: int = 32
@@ -51,6 +53,7 @@ class FinetuneSettings:
     epochs: float = 3.0
     max_steps: int | None = None
     batch_size: int = 4
+    scheduler: str = "constant"
     seed: int = 0
     gradient_checkpointing: bool = False
 
@@ -99,6 +102,8 @@ def _check(settings: FinetuneSettings) -> None:
         raise ConfigError("max steps must be at least 1")
     if not settings.target_modules:
         raise ConfigError("give at least one target module for LoRA (e.g. q_proj,v_proj)")
+    if settings.scheduler not in SCHEDULERS:
+        raise ConfigError(f"unknown learning-rate schedule {settings.scheduler!r}; one of {', '.join(SCHEDULERS)}")
 
 
 def _loss_logger(trl: Any, losses: list[tuple[int, float]], progress: Callable[[str], None]) -> Any:
@@ -146,7 +151,7 @@ def finetune(dataset: Path, base: Path, out: Path, settings: FinetuneSettings = 
         num_train_epochs=settings.epochs, max_steps=settings.max_steps or -1,
         per_device_train_batch_size=settings.batch_size, logging_steps=1, save_strategy="no", report_to=[],
         completion_only_loss=True, max_length=None, seed=settings.seed, data_seed=settings.seed,
-        lr_scheduler_type="constant", warmup_steps=0, disable_tqdm=True, dataloader_num_workers=0,
+        lr_scheduler_type=settings.scheduler, warmup_steps=0, disable_tqdm=True, dataloader_num_workers=0,
         bf16=_bf16(), use_cpu=not _cuda(), gradient_checkpointing=settings.gradient_checkpointing,
     )
     trainer = trl.SFTTrainer(model=model, args=args, train_dataset=train, processing_class=processor,

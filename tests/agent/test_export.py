@@ -155,3 +155,31 @@ def test_a_secret_value_appears_in_no_exported_byte(tmp_path: Path, monkeypatch:
     exported = [path.read_bytes() for path in out.rglob("*") if path.is_file()]
     assert exported and not any(value.encode() in data for data in exported)
     assert any(b"{{CODE}}" in data for data in exported)
+
+
+def test_an_evaluation_exports_the_model_calls_of_its_passed_episodes(tmp_path: Path) -> None:
+    """A bundled scenario evaluated with its scripted replies, beside a copy whose script ends after three replies
+    (so the episode fails): the export holds exactly the model calls of the passed episode."""
+    bundled = ROOT / "scenarios" / "form_registration.yaml"
+    replies = json.loads((ROOT / "scenarios" / "replies" / "form_registration.json").read_text())
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    text, line = bundled.read_text(), "replies: replies/form_registration.json"
+    (suite / "form_registration.yaml").write_text(text.replace(line, f"replies: {bundled.parent}/{line[9:]}"))
+    (suite / "short.json").write_text(json.dumps(replies[:3]))
+    (suite / "form_registration_short.yaml").write_text(
+        text.replace("id: form_registration", "id: form_registration_short").replace(line, "replies: short.json"))
+    evaluation = tmp_path / "E"
+    assert main(["eval", str(suite), "--out", str(evaluation)]) == 1  # one episode failed
+    episodes = json.loads((evaluation / "results.json").read_text())["episodes"]
+    assert sorted((e["task"], e["success"]) for e in episodes) == [("form_registration", True),
+                                                                     ("form_registration_short", False)]
+    calls = {e["task"]: sum(1 for s in read_steps(evaluation / e["run_dir"]) if s.reply is not None) for e in episodes}
+    assert calls == {"form_registration": len(replies), "form_registration_short": 3}
+
+    result = export([evaluation], tmp_path / "data", ("openai", "hf"))
+    assert result.examples == calls["form_registration"] == 12
+    passed = [evaluation / e["run_dir"] for e in episodes if e["success"]]
+    assert [(s.run_dir, s.evaluation, s.examples) for s in result.sources] == [(passed[0], evaluation, 12)]
+    assert len((tmp_path / "data" / "openai" / "data.jsonl").read_text().splitlines()) == 12
+    assert len(datasets.load_from_disk(str(tmp_path / "data" / "hf"))) == 12
