@@ -1,11 +1,13 @@
 """The closed loop: record the demo with the scripted model, export it, fine-tune the tiny Qwen2.5-VL on it, and the
 tuned model completes the same task in a real browser through the local transformers backend, where the untuned one
-fails. Also the finetune command's refusals, which need no training."""
+fails, and again with the merged folder behind ``transformers serve``. Also the finetune command's refusals, which
+need no training."""
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from screenpilot.agent.errors import ConfigError
 from screenpilot.agent.learning.export import export
 from screenpilot.agent.learning.finetune import FinetuneSettings, finetune, summary
 from screenpilot.agent.run.trajectory import read_run, read_steps
+from tests.conftest import _serve_command, free_port, wait_healthy
 
 from .test_run_browser import DEMO, DEMO_TASK, only_run
 
@@ -88,6 +91,22 @@ def test_the_tuned_tiny_model_completes_the_task_it_was_shown(tiny_model_dir: Pa
     assert outcome is not None and (outcome.status, outcome.steps) == ("success", 7)
     assert [s.actions_screen for s in done] == [s.actions_screen for s in asked]
     assert done[-1].title == "Signed up"  # the page's own state once the form was submitted
+
+    # the same merged folder behind `transformers serve`, through the OpenAI-compatible backend
+    port = free_port()
+    log = (tmp_path / "serve.log").open("wb")
+    server = subprocess.Popen(_serve_command(result.merged, port), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_healthy(server, f"http://127.0.0.1:{port}", deadline_s=180)
+        served = _run(tmp_path / "served-run", str(result.merged), "--api-base", f"http://127.0.0.1:{port}/v1")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    outcome = read_run(served).outcome
+    assert [s.reply for s in read_steps(served)] == [s.reply for s in asked], (tmp_path / "serve.log").read_text()
+    assert outcome is not None and (outcome.status, outcome.steps) == ("success", 7)
+    assert read_steps(served)[-1].title == "Signed up"
 
 
 def test_finetune_refuses_what_it_cannot_train(tmp_path: Path, tiny_model_dir: Path,
