@@ -55,6 +55,7 @@ from screenpilot.agent.run.runner import OpenRun, open_run
 from screenpilot.agent.run.settings import RunSettings
 from screenpilot.agent.safety.gate import Confirmer, TerminalPerson
 from screenpilot.agent.safety.policy import HumanChannel
+from screenpilot.models.resize import resize_image
 from screenpilot.tools.base import Executor, ShowsPage
 
 
@@ -267,9 +268,8 @@ class Session:
     def _call(self, kind: str, text: str, limits: LoopLimits,
               end_when: Callable[[StepRecord], RunResult | None] | None = None, plan: bool = True) -> RunResult:
         self._steps.call = (kind, text)
-        secrets = self._opened.settings.secrets
         agent = self._opened.agent([self._steps], human=self._human, limits=limits, end_when=end_when, plan=plan)
-        return agent.run(text + (secrets.prompt_note() if secrets else ""))
+        return agent.run(self._opened.settings.secrets.with_note(text))
 
     @staticmethod
     def _raise_if_broken(result: RunResult) -> None:
@@ -289,7 +289,7 @@ class Session:
         opened = self._opened
         frame = opened.executor.screenshot()
         model_size = opened.prompt.model_size(frame.size)
-        image = frame.image.resize(model_size, Image.Resampling.BICUBIC)
+        image = resize_image(frame.image, model_size)
         earlier: list[tuple[str, str]] = []
         for _ in range(retries + 1):
             step = StepRecord(0, time.time(), frame, model_size, image, opened.prompt.image_tokens(model_size))

@@ -137,7 +137,7 @@ def load_eval(eval_dir: Path) -> EvalData:
     return EvalData(eval_dir, results, episodes, _stats_from(summary, stats_of(episodes)), per_task)
 
 
-def _run_dir(data: EvalData, episode: Mapping[str, Any]) -> Path | None:
+def episode_run_dir(data: EvalData, episode: Mapping[str, Any]) -> Path | None:
     """The episode's run folder if it is a run folder inside the evaluation folder, else None."""
     value = episode.get("run_dir")
     if not isinstance(value, str) or not value:
@@ -156,7 +156,7 @@ def write_episode_reports(data: EvalData, embed_images: bool = True) -> dict[int
     """
     reports: dict[int, Path] = {}
     for n, episode in enumerate(data.episodes):
-        run_dir = _run_dir(data, episode)
+        run_dir = episode_run_dir(data, episode)
         if run_dir is None:
             continue
         try:
@@ -301,7 +301,7 @@ def write_eval_report(eval_dir: Path, out_path: Path | None = None, run_reports:
 def _existing_reports(data: EvalData) -> dict[int, Path]:
     found: dict[int, Path] = {}
     for n, episode in enumerate(data.episodes):
-        run_dir = _run_dir(data, episode)
+        run_dir = episode_run_dir(data, episode)
         if run_dir is not None and (run_dir / REPORT_NAME).is_file():
             found[n] = run_dir / REPORT_NAME
     return found

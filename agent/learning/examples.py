@@ -36,6 +36,8 @@ from screenpilot.agent.run.records import RunRecord, StepLine
 from screenpilot.agent.run.settings import PromptSettings
 from screenpilot.agent.run.trajectory import read_run, read_steps
 from screenpilot.models.base import ModelRequest, PromptFormat, Turn
+from screenpilot.models.formats.base import DialectFormat
+from screenpilot.models.resize import resize_image
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ def find_runs(paths: Sequence[Path], include_failed: bool = False) -> list[tuple
     """The run folders to export from ``paths`` (run folders or evaluation folders), each with its evaluation folder
     (None for a run given directly). Of an evaluation, its passed episodes (``include_failed``: all of them).
     ConfigError for a path that is neither kind."""
-    from screenpilot.agent.evaluation.report import _run_dir, is_eval_dir, load_eval
+    from screenpilot.agent.evaluation.report import episode_run_dir, is_eval_dir, load_eval
     from screenpilot.agent.reports.run_report import is_run_dir
 
     found: list[tuple[Path, Path | None]] = []
@@ -81,7 +83,7 @@ def find_runs(paths: Sequence[Path], include_failed: bool = False) -> list[tuple
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
             for episode in data.episodes:
-                run_dir = _run_dir(data, episode)
+                run_dir = episode_run_dir(data, episode)
                 if run_dir is not None and (include_failed or episode.get("success") is True):
                     found.append((run_dir, path))
         elif is_run_dir(path):
@@ -114,8 +116,7 @@ def rebuild_format(record: RunRecord) -> PromptFormat:
                               max_pixels=recorded.get("max_pixels"), keep_images=int(recorded.get("keep_images", 1)))
     prompt = build_prompt_format(settings, kind, browser_actions=browser, ask_user=ask_user,
                                  terminate_answer=bool(recorded.get("terminate_answer", False)))
-    describe = getattr(prompt, "describe", None)
-    rebuilt: dict[str, object] = describe() if callable(describe) else {"name": prompt.name}
+    rebuilt: dict[str, object] = prompt.describe() if isinstance(prompt, DialectFormat) else {"name": prompt.name}
     differ = [f"{key}: recorded {recorded[key]!r}, rebuilt {value!r}" for key, value in rebuilt.items()
               if key in recorded and recorded[key] != value]
     if differ:
@@ -147,8 +148,7 @@ def _model_image(run_dir: Path, step: StepLine) -> Image.Image:
     try:
         with Image.open(path) as image:
             image.load()
-            width, height = step.model_size
-            return image.resize((width, height), Image.Resampling.BICUBIC)
+            return resize_image(image, (step.model_size[0], step.model_size[1]))
     except OSError as exc:
         raise ConfigError(f"cannot read the screenshot {path}: {exc}") from None
 

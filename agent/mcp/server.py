@@ -45,6 +45,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
 
+import typer
 from mcp.server.mcpserver import Context, Image, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
@@ -83,8 +84,8 @@ class ServerSettings:
         if url is not None and isinstance(where, BrowserTarget | PhoneTarget):
             try:
                 where = replace(where, url=parse_url(url))
-            except Exception as exc:  # typer.BadParameter, with the reason
-                raise ConfigError(f"url {url!r}: {getattr(exc, 'message', exc)}") from None
+            except typer.BadParameter as exc:
+                raise ConfigError(f"url {url!r}: {exc.message}") from None
         output = self.output if max_steps is None else replace(self.output, max_steps=max_steps)
         return run_settings(task, where=where, model=self.model, prompt=self.prompt, safety=self.safety,
                             output=output, planner=self.planner)

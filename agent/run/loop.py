@@ -33,6 +33,7 @@ from screenpilot.agent.run.repeats import RepeatDetector, RepeatSettings
 from screenpilot.agent.safety.policy import AllowAll, HumanChannel, NobodyAvailable, Policy, Verdict
 from screenpilot.agent.safety.secrets import SecretStore
 from screenpilot.models.base import ModelBackend, ModelReply, PromptFormat, Turn
+from screenpilot.models.resize import resize_image
 from screenpilot.tools.base import Executor
 
 RunStatus = Literal["success", "failure", "error", "stopped"]
@@ -210,7 +211,7 @@ class Agent:
         if events:
             feedback = _join(feedback, "Since your last action: " + "; ".join(str(e) for e in events) + ".")
         model_size = self.prompt.model_size(frame.size)
-        model_image = frame.image.resize(model_size, Image.Resampling.BICUBIC)
+        model_image = resize_image(frame.image, model_size)
         step = StepRecord(index, started, frame, model_size, model_image, self.prompt.image_tokens(model_size))
         step.timings["capture"] = frame.capture_s
         try:

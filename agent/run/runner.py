@@ -215,8 +215,7 @@ class OpenRun:
     @property
     def task(self) -> str:
         """The task as the model reads it: with a note naming the secrets' placeholders, when there are secrets."""
-        secrets = self.settings.secrets
-        return self.settings.task + (secrets.prompt_note() if secrets else "")
+        return self.settings.secrets.with_note(self.settings.task)
 
     def agent(self, observers: Sequence[Observer], *, human: HumanChannel, limits: LoopLimits | None = None,
               should_stop: Callable[[], bool] = lambda: False, end_when: EndCondition | None = None,

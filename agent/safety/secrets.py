@@ -63,6 +63,10 @@ class SecretStore:
         return (f"\nSecrets: to type one, type its placeholder exactly as written ({placeholders}); "
                 "its value is filled in for you and you will never see it.")
 
+    def with_note(self, task: str) -> str:
+        """``task`` as the model reads it: with :meth:`prompt_note` appended when there are secrets."""
+        return task + self.prompt_note() if self else task
+
     def reveal(self, action: Action, url: str | None) -> Action:
         """``action`` with placeholders replaced by values (TypeText only).
 

@@ -76,6 +76,7 @@ from screenpilot.agent.scenario.spec import (
     WaitStep,
 )
 from screenpilot.models.base import Message, ModelBackend, ModelReply, ModelRequest, PromptFormat, Turn, Usage
+from screenpilot.models.resize import resize_image
 from screenpilot.tools.vision import WIDE_SCALES, Match, best_image_match, best_text_match, ocr_lines
 
 REPORT_FILE = "replay.json"
@@ -624,7 +625,7 @@ class ReplayDriver:
             raise ConfigError("the replay has no fallback model")
         prompt, model = fallback.prompt, fallback.model
         model_size = prompt.model_size(screen.size)
-        model_image = screen.resize(model_size, Image.Resampling.BICUBIC)
+        model_image = resize_image(screen, model_size)
         note = fallback_note(step, lost, prompt, model_size, screen.size)
         request = prompt.build_request(f"{self.instruction}\n\n{note}", [], model_image, None)
         started = time.perf_counter()

@@ -437,8 +437,7 @@ def run_scenario(
                           planner=None if planner is None or options.planner is None else planner_stage(
                               planner, executor, vision=options.planner.vision,
                               max_regrounds=options.planner.max_regrounds))
-            note = options.secrets.prompt_note() if options.secrets and model is not None else ""
-            result = agent.run(spec.instruction + note)
+            result = agent.run(spec.instruction if model is None else options.secrets.with_note(spec.instruction))
             context = CheckContext(page=executor.page if isinstance(executor, ShowsPage) else None,
                                    screenshot=lambda: executor.screenshot().image, answer=result.answer,
                                    workdir=workdir, display_env=_display_env(executor))
