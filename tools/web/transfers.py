@@ -25,13 +25,17 @@ from typing import TYPE_CHECKING
 
 from screenpilot.agent.actions import upload_path
 from screenpilot.agent.errors import ActionFailedError
-from screenpilot.tools.web.session import PlaywrightError, first_line, is_gone_error
+from screenpilot.tools.web.session import PlaywrightError, PlaywrightTimeoutError, first_line, is_gone_error
 
 if TYPE_CHECKING:
     from playwright.sync_api import Download, FileChooser, Page
 
 MAX_LISTED_FILES = 20
 """A chooser event names at most this many files of the upload folder."""
+
+CHOOSER_GRACE_S = 2.0
+"""How long an upload waits for a chooser that is not there yet. Playwright reports a chooser some round trips
+after the click that opened it; on a loaded machine that was seen to take over a second."""
 
 
 def free_name(folder: Path, suggested: str) -> Path:
@@ -91,10 +95,15 @@ class Transfers:
     def upload(self, page: Page, path: str) -> Path:
         """Choose the file ``path`` in the chooser ``page`` opened; the file's resolved path.
 
-        ActionFailedError when no chooser is open on ``page``, the file is outside the upload folder or is not a
+        ActionFailedError when no chooser is open on ``page`` (one still on its way is waited for up to
+        :data:`CHOOSER_GRACE_S`), the file is outside the upload folder or is not a
         file, or the page no longer takes it (the chooser stays for another try in the last two cases).
         """
         chooser = self._choosers.get(page)
+        if chooser is None and not page.is_closed():
+            with suppress(PlaywrightTimeoutError):
+                page.wait_for_event("filechooser", timeout=CHOOSER_GRACE_S * 1000)
+            chooser = self._choosers.get(page)
         if chooser is None or chooser.page.is_closed():
             raise ActionFailedError("no file chooser is open on this page",
                                     hint="click the page's file field (or its upload button) first; when the file "
@@ -160,4 +169,4 @@ class Transfers:
             self._waiting = None
 
 
-__all__ = ["MAX_LISTED_FILES", "Transfers", "free_name"]
+__all__ = ["CHOOSER_GRACE_S", "MAX_LISTED_FILES", "Transfers", "free_name"]
