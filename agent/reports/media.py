@@ -1,4 +1,4 @@
-"""Animated summaries of a run for sharing: a GIF, or an MP4 through OpenCV.
+"""Animated summaries of a run for sharing: a GIF, or an H.264 MP4 (through PyAV) that browsers play.
 
 Each step becomes one frame: its screenshot scaled to ``width`` pixels, annotated with the step's
 actions (see :mod:`screenpilot.agent.reports.annotate`) and captioned ``step N · what it did``; the last frame also
@@ -10,6 +10,8 @@ steps gives one placeholder frame).
 
 from __future__ import annotations
 
+import os
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -105,30 +107,96 @@ def write_gif(run_dir: Path, out_path: Path, width: int = 800, seconds_per_step:
     return out
 
 
+H264_ENCODERS = ("libx264", "libopenh264", "h264")
+VIDEO_TIME_BASE = Fraction(1, 1000)  # pts and durations of the MP4 are in milliseconds
+
+
+def _h264_encoder() -> str:
+    """Name of the first H.264 encoder PyAV's FFmpeg has; RuntimeError naming the fix when none."""
+    import av
+
+    for name in H264_ENCODERS:
+        try:
+            av.codec.Codec(name, "w")
+        except (av.FFmpegError, ValueError):
+            continue
+        return name
+    raise RuntimeError(f"PyAV {av.__version__} has no H.264 encoder (tried {', '.join(H264_ENCODERS)}); "
+                       "install a PyAV wheel from PyPI (`pip install --force-reinstall av`)")
+
+
+def even_rgb(frame: Image.Image) -> np.ndarray:
+    """``frame`` as an RGB uint8 array (height, width, 3) of even width and height, as yuv420p needs: an odd
+    side gets one more column (right) or row (bottom) that repeats the edge pixels, so nothing is cut off."""
+    rgb = np.asarray(frame.convert("RGB"), dtype=np.uint8)
+    pad = ((0, rgb.shape[0] % 2), (0, rgb.shape[1] % 2), (0, 0))
+    return np.ascontiguousarray(np.pad(rgb, pad, mode="edge") if any(p[1] for p in pad) else rgb)
+
+
+def _encode_mp4(frames: list[Image.Image], durations_ms: list[int], out: Path) -> None:
+    """Encode ``frames`` into the MP4 ``out``: H.264, yuv420p, one frame each, shown ``durations_ms[i]``
+    milliseconds (pts in :data:`VIDEO_TIME_BASE`). No B-frames, so decode order is display order and each
+    sample's duration in the file is its frame's own; ``+faststart`` puts the index first for browsers."""
+    import av
+
+    encoder = _h264_encoder()
+    arrays = [even_rgb(f) for f in frames]
+    height, width = arrays[0].shape[:2]
+    with av.open(str(out), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
+        stream = container.add_stream(encoder, options={"bf": "0"})
+        if not isinstance(stream, av.VideoStream):  # a video codec always gives one; this narrows the type
+            raise RuntimeError(f"PyAV's {encoder} did not open a video stream")
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = VIDEO_TIME_BASE
+        duration_at: dict[int, int] = {}
+
+        def mux(packets: list[av.Packet]) -> None:
+            for packet in packets:
+                if packet.pts is not None:  # the encoder keeps the frame's pts: give the packet its duration
+                    packet.duration = duration_at[packet.pts]
+                container.mux(packet)
+
+        pts = 0
+        for array, duration in zip(arrays, durations_ms, strict=True):
+            if array.shape[:2] != (height, width):  # run_frames gives one size; letterbox anything else
+                array = even_rgb(_letterbox(Image.fromarray(array), (width, height))[0])
+            frame = av.VideoFrame.from_ndarray(array, format="rgb24")
+            frame.pts, frame.time_base = pts, VIDEO_TIME_BASE
+            duration_at[pts] = duration
+            pts += duration
+            mux(stream.encode(frame))
+        mux(stream.encode(None))
+
+
 def write_video(run_dir: Path, out_path: Path, width: int = 800, seconds_per_step: float = 1.0,
                 fps: int = 10) -> Path:
-    """Write an MP4 (OpenCV's ``mp4v`` codec) of ``run_dir``: each step shown ``seconds_per_step``
-    seconds at ``fps`` frames per second. Raises RuntimeError when OpenCV cannot write the file."""
-    import cv2
+    """Write an MP4 of ``run_dir`` that browsers play: H.264 (libx264 in PyAV's wheels), yuv420p, one frame
+    per step (no repeated frames), each shown ``seconds_per_step`` seconds (rounded to the ms, at least 1 ms),
+    so the video lasts steps x ``seconds_per_step``. Frames are those of :func:`run_frames` (caption strip
+    included); an odd side is padded by one pixel (:func:`even_rgb`). ``fps`` is only checked (at least 1):
+    frames carry their own durations, so there is no fixed rate. Returns ``out_path``.
+
+    The file is written next to ``out_path`` under a temporary name and moved into place when complete, so a
+    failure never leaves a half-written MP4 nor destroys an older one. Raises ValueError for bad arguments,
+    FileNotFoundError when ``run_dir`` is not a run folder, RuntimeError when the MP4 cannot be written
+    (unwritable folder, no H.264 encoder)."""
+    import av
 
     if seconds_per_step <= 0 or fps < 1:
         raise ValueError("seconds_per_step must be positive and fps at least 1")
     frames = run_frames(run_dir, width)
     out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    size = frames[0].size
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"mp4v"), float(fps), size)
-    if not writer.isOpened():
-        raise RuntimeError(f"OpenCV cannot write an mp4v video to {out}")
-    repeats = max(1, round(seconds_per_step * fps))
+    partial = out.with_name(f".{out.name}.partial.mp4")
     try:
-        for frame in frames:
-            bgr = np.ascontiguousarray(np.asarray(frame.convert("RGB"))[:, :, ::-1])
-            for _ in range(repeats):
-                writer.write(bgr)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _encode_mp4(frames, [max(1, round(seconds_per_step * 1000))] * len(frames), partial)
+        os.replace(partial, out)
+    except (OSError, av.FFmpegError) as exc:
+        raise RuntimeError(f"cannot write the MP4 {out}: {exc}; pick a writable path") from exc
     finally:
-        writer.release()
+        if partial.is_file():  # what a failed encode left (False, not an error, when the folder is missing)
+            partial.unlink()
     return out
 
 
-__all__ = ["run_frames", "step_frame", "write_gif", "write_video"]
+__all__ = ["even_rgb", "run_frames", "step_frame", "write_gif", "write_video"]

@@ -7,13 +7,12 @@ import os
 import shutil
 from pathlib import Path
 
-import cv2
 import pytest
 from PIL import Image
 
 from screenpilot.agent.actions import Click
 from screenpilot.agent.reports.annotate import CLICK_COLOUR, actions_from_json, caption_height
-from screenpilot.agent.reports.media import run_frames, write_gif, write_video
+from screenpilot.agent.reports.media import even_rgb, run_frames, write_gif, write_video
 from screenpilot.agent.reports.run_report import load_run, write_run_report
 from screenpilot.agent.run.records import dump_record
 from screenpilot.agent.run.trajectory import read_run, read_steps
@@ -206,15 +205,101 @@ def test_gif_has_one_frame_per_step(browser_run_dir: Path, tmp_path: Path) -> No
     assert first.crop(corner).tobytes() == clean.crop((0, 0, 200, 20)).tobytes()
 
 
-def test_video_has_every_step(browser_run_dir: Path, tmp_path: Path) -> None:
+def _mp4_facts(path: Path) -> dict[str, object]:
+    """What PyAV reads back from the MP4 ``path``: codec, pixel format, size, frames and their durations (s)."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = list(container.decode(stream))
+        assert stream.time_base is not None and stream.duration is not None
+        return {
+            "codec": stream.codec_context.name, "pix_fmt": stream.codec_context.pix_fmt,
+            "size": (stream.codec_context.width, stream.codec_context.height),
+            "starts": [float(f.time or 0.0) for f in frames],
+            "durations": [float(f.duration * stream.time_base) for f in frames],
+            "stream_s": float(stream.duration * stream.time_base),
+            "first": frames[0].to_image() if frames else None,
+        }
+
+
+def test_video_is_h264_with_one_frame_per_step(browser_run_dir: Path, tmp_path: Path) -> None:
     video = write_video(browser_run_dir, tmp_path / "run.mp4", width=480, seconds_per_step=0.5, fps=4)
-    capture = cv2.VideoCapture(str(video))
-    try:
-        assert capture.isOpened()
-        assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 2 * len(BROWSER_REPLIES)
-        assert int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)) == 480
-    finally:
-        capture.release()
+    facts = _mp4_facts(video)
+    steps = len(BROWSER_REPLIES)
+    assert (facts["codec"], facts["pix_fmt"]) == ("h264", "yuv420p")
+    assert facts["size"] == (480, 270 + caption_height((480, 270)))
+    assert facts["durations"] == [0.5] * steps, "one frame per step, no repeats, each shown 0.5 s"
+    assert facts["starts"] == [0.5 * n for n in range(steps)]
+    assert facts["stream_s"] == 0.5 * steps
+    first = facts["first"]
+    assert isinstance(first, Image.Image)
+    expected = run_frames(browser_run_dir, width=480)[0]
+    strip = caption_height((480, 270))
+    probe = (100, strip + 100)  # the untouched grey page, inside the screenshot (lossy codec: near, not equal)
+    assert max(abs(a - b) for a, b in zip(first.getpixel(probe), expected.getpixel(probe), strict=True)) <= 8
+    assert not list(tmp_path.glob(".*partial*")), "the temporary file is moved into place"
+
+
+def test_video_of_a_run_without_steps_and_odd_sides(browser_run_dir: Path, tmp_path: Path) -> None:
+    run_dir = _copy(browser_run_dir, tmp_path)
+    (run_dir / "steps.jsonl").write_text("", encoding="utf-8")
+    facts = _mp4_facts(write_video(run_dir, tmp_path / "empty.mp4", width=320, seconds_per_step=1.25))
+    assert facts["durations"] == [1.25], "one placeholder frame, like the GIF"
+    odd = Image.new("RGB", (5, 3), (10, 20, 30))
+    odd.putpixel((4, 2), (200, 100, 50))
+    padded = even_rgb(odd)
+    assert padded.shape == (4, 6, 3)
+    assert padded[3, 5].tolist() == [200, 100, 50], "the extra row and column repeat the edge"
+    assert padded[:3, :5].tobytes() == odd.tobytes()
+
+
+def test_video_to_an_unwritable_path_fails_clearly(browser_run_dir: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    with pytest.raises(RuntimeError, match=r"cannot write the MP4 .*a-file/run\.mp4.*pick a writable path"):
+        write_video(browser_run_dir, blocker / "run.mp4", width=320)
+    with pytest.raises(ValueError, match="seconds_per_step must be positive"):
+        write_video(browser_run_dir, tmp_path / "run.mp4", seconds_per_step=0)
+
+
+_PLAY_VIDEO = """() => new Promise(done => {
+  const video = document.querySelector("video");
+  const result = {};
+  const finish = () => done(Object.assign(result, {
+    error: video.error && `${video.error.code} ${video.error.message}`, readyState: video.readyState}));
+  video.addEventListener("error", finish);
+  video.addEventListener("ended", () => { result.ended = true; finish(); });
+  const start = () => {
+    result.duration = video.duration;
+    result.width = video.videoWidth;
+    result.canPlay = video.canPlayType('video/mp4; codecs="avc1.640028"');
+    video.playbackRate = 4;
+    video.play().catch(e => { result.playError = String(e); finish(); });
+  };
+  if (video.readyState >= 1) start(); else video.addEventListener("loadedmetadata", start);
+  setTimeout(() => { result.timedOut = true; finish(); }, 30000);
+})"""
+
+
+def test_video_plays_in_chromium(browser_run_dir: Path, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    video = write_video(browser_run_dir, tmp_path / "run.mp4", width=480, seconds_per_step=0.5)
+    page_file = tmp_path / "video.html"
+    page_file.write_text(f'<!doctype html><video src="{video.name}" muted preload="auto"></video>', encoding="utf-8")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.goto(page_file.as_uri())
+            result = page.evaluate(_PLAY_VIDEO)
+        finally:
+            browser.close()
+    assert result["error"] is None, f"Chromium could not play the MP4: {result}"
+    assert result["duration"] == 0.5 * len(BROWSER_REPLIES)
+    assert result["width"] == 480 and result["canPlay"] == "probably"
+    assert result.get("ended") is True, f"played to the end (every frame decoded): {result}"
 
 
 def test_not_a_run_folder(tmp_path: Path) -> None:
