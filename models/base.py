@@ -23,7 +23,7 @@ DEFAULT_MAX_NEW_TOKENS = 256
 """Reply length cap (tokens) when none is given: ample for one tool call with its thought."""
 
 DEFAULT_TIMEOUT_S = 15.0
-"""Seconds an HTTP backend waits for one attempt of a request (connecting and each read)."""
+"""Seconds an HTTP backend gives one attempt of a request in all (connecting, sending and reading the answer)."""
 DEFAULT_MAX_RETRIES = 3
 """Attempts an HTTP backend repeats after the first. With :data:`DEFAULT_TIMEOUT_S` and the backoff between attempts,
 a server that never answers costs a run about a minute, not more."""

@@ -1,5 +1,6 @@
 """Any server with an OpenAI-compatible ``/chat/completions`` endpoint (vLLM, SGLang, transformers
-serve, LM Studio, hosted APIs), over the standard library's HTTP client: no extra dependency.
+serve, LM Studio, hosted APIs), over httpx with one keep-alive connection pool per backend
+(:mod:`screenpilot.models.backends.http_client`; released by :meth:`OpenAICompatBackend.close`).
 
 *Request.* ``POST {base_url}/chat/completions`` with ``{"model", "messages", "max_tokens",
 "temperature", "stream": false}``. ``base_url`` includes the version prefix, as OpenAI clients
@@ -8,6 +9,10 @@ a message whose parts are all text is sent with plain string content (the form e
 accepts for system prompts); otherwise its parts become ``{"type": "text"}`` and
 ``{"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}`` parts. Images are sent
 at exactly their size (they are already in model space); PNG is lossless, JPEG is smaller.
+
+*Deadline.* Each attempt takes at most ``timeout_s`` seconds in all, connecting, sending and reading the whole
+answer included: a server that trickles bytes is cut off at the deadline like one that sends nothing. The first
+Ctrl-C or SIGTERM (see :mod:`screenpilot.agent.run.interrupts`) cuts an attempt in flight short.
 
 *Retries.* Connection errors, timeouts, closed connections, HTTP 429 and 5xx are retried up to
 ``max_retries`` times (so ``max_retries + 1`` attempts), sleeping a full-jitter exponential backoff
@@ -39,15 +44,12 @@ from __future__ import annotations
 
 import base64
 import email.utils
-import http.client
 import io
 import json
 import os
 import random
 import re
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Literal
@@ -55,6 +57,7 @@ from typing import Any, Literal
 from PIL import Image
 
 from screenpilot.agent.errors import BackendError, ConfigError
+from screenpilot.models.backends.http_client import Answer, DeadlineClient, NoAnswer
 from screenpilot.models.base import (
     DEFAULT_MAX_NEW_TOKENS,
     DEFAULT_MAX_RETRIES,
@@ -93,7 +96,7 @@ class OpenAICompatBackend:
     ``base_url``: e.g. ``http://127.0.0.1:8000/v1``. ``model``: the served model name (the
     ``model`` field of each request). ``api_key``: sent as a bearer token when given; never
     shown by ``describe()`` or ``repr()``. ``image_format``: ``png`` or ``jpeg`` (quality
-    ``jpeg_quality``, 1-100). ``timeout_s``: seconds per attempt (connecting and each read).
+    ``jpeg_quality``, 1-100). ``timeout_s``: seconds per attempt, all of it (see module doc).
     ``max_retries``: repeated attempts after the first. ``backoff_base_s``: seconds, see module
     doc. ``max_tokens`` / ``temperature``: generation bounds sent with every request.
 
@@ -112,11 +115,13 @@ class OpenAICompatBackend:
     max_tokens: int = DEFAULT_MAX_NEW_TOKENS
     temperature: float = 0.0
     name: str = field(init=False)
+    _http: DeadlineClient = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
         _check_options(self)
         self.name = f"openai-compat:{self.model}"
+        self._http = DeadlineClient()  # its own pool also for a dataclasses.replace copy; opens nothing until used
 
     @property
     def completions_url(self) -> str:
@@ -223,16 +228,22 @@ class OpenAICompatBackend:
             headers["Authorization"] = f"Bearer {self.api_key}"
         return headers
 
+    def _exchange(self, method: str, url: str, deadline_s: float, body: bytes | None = None) -> Answer:
+        """One exchange over the backend's pool; NoAnswer when none came within ``deadline_s`` seconds."""
+        try:
+            return self._http.request(method, url, deadline_s=deadline_s, headers=self._headers(), content=body)
+        except ImportError as exc:  # a SOCKS proxy in the environment without socksio
+            raise BackendError(f"{self.name} cannot reach {url} through the environment's proxy: {exc}") from None
+
     def _post_once(self, body: bytes) -> dict[str, Any]:
         """One attempt: the JSON answer, _RetryableError, or BackendError (not retryable)."""
-        request = urllib.request.Request(self.completions_url, data=body, headers=self._headers())
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            raise self._http_error(exc) from None
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
-            raise _RetryableError(_transport_description(exc)) from None
+            answer = self._exchange("POST", self.completions_url, self.timeout_s, body)
+        except NoAnswer as exc:
+            raise _RetryableError(exc.description) from None
+        if not 200 <= answer.status < 300:
+            raise self._http_error(answer) from None
+        raw = answer.body
         try:
             decoded = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -244,14 +255,14 @@ class OpenAICompatBackend:
             raise BackendError(f"{self.completions_url} answered with JSON that is not an object")
         return decoded
 
-    def _http_error(self, exc: urllib.error.HTTPError) -> Exception:
+    def _http_error(self, answer: Answer) -> Exception:
         """_RetryableError for 429 and 5xx; BackendError with the server's text otherwise."""
-        text = _error_text(exc)
-        if exc.code == 429 or exc.code >= 500:
-            retry_after = _parse_retry_after(exc.headers.get("Retry-After") if exc.headers else None)
-            return _RetryableError(f"HTTP {exc.code}: {text}", retry_after, exc.code)
-        message = f"{self.completions_url} answered HTTP {exc.code} for model {self.model!r}: {text}"
-        if exc.code in (400, 404, 422) and "model" in text.lower():
+        text = _error_text(answer)
+        code = answer.status
+        if code == 429 or code >= 500:
+            return _RetryableError(f"HTTP {code}: {text}", _parse_retry_after(answer.headers.get("Retry-After")), code)
+        message = f"{self.completions_url} answered HTTP {code} for model {self.model!r}: {text}"
+        if code in (400, 404, 422) and "model" in text.lower():
             served = self.served_models()
             if served:
                 message += f". The server lists these models: {', '.join(served)}"
@@ -259,12 +270,13 @@ class OpenAICompatBackend:
 
     def served_models(self) -> list[str] | None:
         """Model ids from ``GET {base_url}/models``, or None when that fails (short timeout)."""
-        request = urllib.request.Request(f"{self.base_url}/models", headers=self._headers())
         try:
-            with urllib.request.urlopen(request, timeout=min(self.timeout_s, 5.0)) as response:
-                data = json.loads(response.read())
+            answer = self._exchange("GET", f"{self.base_url}/models", min(self.timeout_s, 5.0))
+            if not 200 <= answer.status < 300:
+                return None
+            data = json.loads(answer.body)
             return [str(entry["id"]) for entry in data["data"]]
-        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError, KeyError, TypeError):
+        except (NoAnswer, BackendError, ValueError, KeyError, TypeError):
             return None
 
     def _reply_text(self, response: dict[str, Any]) -> str:
@@ -297,7 +309,8 @@ class OpenAICompatBackend:
         }
 
     def close(self) -> None:
-        """Nothing to release: every request opens its own connection."""
+        """Close the pooled connections; idempotent, and a later request opens a new pool."""
+        self._http.close()
 
 
 def _check_options(backend: OpenAICompatBackend) -> None:
@@ -364,17 +377,13 @@ def _first_line(text: str) -> str:
     return line if len(line) <= _ERROR_TEXT_LIMIT else line[:_ERROR_TEXT_LIMIT - 3] + "..."
 
 
-def _error_text(exc: urllib.error.HTTPError) -> str:
+def _error_text(answer: Answer) -> str:
     """The server's error message from an OpenAI, vLLM or FastAPI error body, else the raw body."""
-    try:
-        raw = exc.read()
-    except (OSError, http.client.HTTPException):
-        raw = b""
-    text = raw.decode("utf-8", errors="replace").strip()
+    text = answer.body.decode("utf-8", errors="replace").strip()
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
-        return _first_line(text) or str(exc.reason)
+        return _first_line(text) or answer.reason
     if isinstance(data, dict):
         error = data.get("error")
         for candidate in (
@@ -385,13 +394,6 @@ def _error_text(exc: urllib.error.HTTPError) -> str:
             if isinstance(candidate, str) and candidate:
                 return candidate[:_ERROR_TEXT_LIMIT]
     return text[:_ERROR_TEXT_LIMIT]
-
-
-def _transport_description(exc: BaseException) -> str:
-    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-    if isinstance(reason, TimeoutError):
-        return "timed out"
-    return f"{type(reason).__name__}: {reason}" if str(reason) else type(reason).__name__
 
 
 def _parse_retry_after(value: str | None) -> float | None:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import signal
+import socket
+import threading
 import time
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +19,10 @@ import pytest
 from PIL import Image
 
 from screenpilot.agent.errors import BackendError, ConfigError
+from screenpilot.agent.run.interrupts import StopFlag, WaitInterrupted, graceful_interrupts, interruptible_wait
 from screenpilot.models.backends.openai_compat import OpenAICompatBackend, from_env
 
-from .conftest import FaultServer, completion, make_request, send_body, send_json
+from .conftest import Behaviour, FaultServer, completion, make_request, send_body, send_json
 
 StartServer = Callable[..., FaultServer]
 MODEL = "qwen-test"
@@ -314,3 +319,197 @@ def test_defaults_bound_a_silent_server_to_about_a_minute_everywhere() -> None:
     backoff = sum(http.backoff_base_s * 2 ** (retry - 1) for retry in range(1, http.max_retries + 1))
     worst_case_s = http.timeout_s * (http.max_retries + 1) + backoff
     assert 50 <= worst_case_s <= 70, worst_case_s  # the README promises about a minute
+
+
+class KeepAliveServer:
+    """An HTTP/1.1 server that keeps connections open and counts them: ``accepted`` connections so far,
+    ``finished`` the connections the client closed. Its POSTs answer after ``script`` (the last entry repeats)."""
+
+    def __init__(self, script: list[Behaviour]) -> None:
+        self.accepted = 0
+        self.finished = threading.Semaphore(0)
+        self.attempts = 0
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Keep test output quiet."""
+
+            def do_GET(self) -> None:
+                send_json(self, 200, {"object": "list", "data": [{"id": MODEL, "object": "model"}]})
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                index, owner.attempts = owner.attempts, owner.attempts + 1
+                script[min(index, len(script) - 1)](self, index)
+
+            def finish(self) -> None:
+                super().finish()
+                owner.finished.release()
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            block_on_close = False
+
+            def get_request(self) -> tuple[socket.socket, Any]:
+                connection = super().get_request()
+                owner.accepted += 1
+                return connection
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def keep_alive_server() -> Iterator[Callable[[list[Behaviour]], KeepAliveServer]]:
+    servers: list[KeepAliveServer] = []
+
+    def start(script: list[Behaviour]) -> KeepAliveServer:
+        servers.append(KeepAliveServer(script))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def test_requests_reuse_one_connection_until_close(keep_alive_server: Callable[..., KeepAliveServer]) -> None:
+    server = keep_alive_server([ok])
+    client = OpenAICompatBackend(server.base_url, MODEL, timeout_s=5.0)
+
+    replies = [client.complete(make_request((640, 480))).text for _ in range(3)]
+    assert client.served_models() == [MODEL]
+
+    assert replies == ["reply 0", "reply 1", "reply 2"]
+    assert server.accepted == 1
+    assert not server.finished.acquire(blocking=False)  # still open between requests
+    client.close()
+    assert server.finished.acquire(timeout=10), "close() left the pooled connection open"
+    assert client.complete(make_request((640, 480))).text == "reply 3"  # a closed backend opens a new pool
+    assert server.accepted == 2
+    client.close()
+
+
+def test_retry_after_is_honoured_on_the_kept_connection(keep_alive_server: Callable[..., KeepAliveServer]) -> None:
+    def rate_limited(handler: BaseHTTPRequestHandler, index: int) -> None:
+        send_json(handler, 429, {"error": {"message": "slow down"}}, headers={"Retry-After": "0.5"})
+
+    server = keep_alive_server([rate_limited, ok])
+    client = OpenAICompatBackend(server.base_url, MODEL, backoff_base_s=0.0, max_retries=1)
+    started = time.monotonic()
+
+    reply = client.complete(make_request((640, 480)))
+
+    assert reply.text == "reply 1"
+    assert time.monotonic() - started >= 0.5
+    assert (server.attempts, server.accepted) == (2, 1)
+    client.close()
+
+
+class TrickleServer:
+    """Reads each request, then sends ``start`` and one more byte of ``rest`` every 0.3 s (a minute's worth) on
+    every connection; ``cut_off`` is set once a connection's client hung up on the trickle."""
+
+    STEP_S = 0.3
+
+    def __init__(self, start: bytes, rest: bytes = b"x" * 200) -> None:
+        self.start, self.rest = start, rest
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.base_url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/v1"
+        self.connections = 0
+        self.cut_off = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._trickle, args=(connection,), daemon=True).start()
+
+    def _trickle(self, connection: socket.socket) -> None:
+        with connection:
+            received = b""
+            while b"\r\n\r\n" not in received:
+                received += connection.recv(65536)
+            head, _, body = received.partition(b"\r\n\r\n")
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length")))
+            while len(body) < length:
+                body += connection.recv(65536)
+            try:
+                connection.sendall(self.start)
+                for index in range(len(self.rest)):
+                    time.sleep(self.STEP_S)
+                    connection.sendall(self.rest[index:index + 1])
+            except OSError:
+                self.cut_off.set()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.mark.parametrize(
+    "start",
+    [b"HTTP/1.1 200 OK\r\n", b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"],
+    ids=["in-the-headers", "in-the-body"],
+)
+def test_a_trickling_server_is_cut_off_at_the_deadline(start: bytes) -> None:
+    server = TrickleServer(start)
+    client = OpenAICompatBackend(server.base_url, MODEL, timeout_s=1.0, max_retries=1, backoff_base_s=0.0)
+    started = time.monotonic()
+    try:
+        with pytest.raises(BackendError) as caught:
+            client.complete(make_request((640, 480)))
+        elapsed = time.monotonic() - started
+        assert server.cut_off.wait(10), "the abandoned attempt's connection was left open"
+    finally:
+        client.close()
+        server.close()
+
+    message = caught.value.message
+    assert "no answer from" in message and "after 2 attempts (last: timed out)" in message
+    assert "1 s per attempt" in message and "--timeout" in message and "--retries" in message
+    assert server.connections == 2
+    trickle_s = len(server.rest) * TrickleServer.STEP_S
+    assert elapsed < min(3 * 2 * 1.0, trickle_s)  # two attempts of 1 s each, nowhere near the minute of bytes
+
+
+def test_a_stop_request_cuts_an_attempt_in_flight_short() -> None:
+    server = TrickleServer(b"HTTP/1.1 200 OK\r\n")  # and then a header byte every 0.3 s for a minute
+    client = OpenAICompatBackend(server.base_url, MODEL, timeout_s=60.0, max_retries=0)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    flag = StopFlag()
+    try:
+        with graceful_interrupts(flag, announce=False), pytest.raises(WaitInterrupted), interruptible_wait():
+            timer.start()
+            client.complete(make_request((640, 480)))
+        assert flag.is_set()
+        assert server.cut_off.wait(10), "the interrupted attempt's connection was left open"
+    finally:
+        timer.cancel()
+        client.close()
+        server.close()
+
+
+def test_an_unreachable_server_is_named_with_the_os_error_and_the_hints() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]  # free once closed: nothing listens there
+    client = OpenAICompatBackend(f"http://127.0.0.1:{port}/v1", MODEL, max_retries=1, backoff_base_s=0.0)
+
+    with pytest.raises(BackendError) as caught:
+        client.complete(make_request((640, 480)))
+
+    message = caught.value.message
+    assert f"no answer from http://127.0.0.1:{port}/v1/chat/completions for model '{MODEL}' after 2 attempts" in message
+    assert "(last: ConnectionRefusedError: " in message
+    assert "--timeout" in message and "--retries" in message
