@@ -11,6 +11,15 @@ scales (0.8-1.25), ``choose_anchor`` around a point (the crop grows until distin
 OCR of the whole screen with rapidocr (its engine is built once; that time is printed apart).
 Ratios to the single-scale template match are given because absolute times depend on the
 machine and its load.
+
+Text lookups (``find_text``, what a replay's ``click: {text: ...}`` costs) follow, each with its
+ratio to OCR of the whole screen by rapidocr's default configuration (what every lookup paid
+before per-frame caching, ``near:`` regions and ``vision.OCR_PARAMS``): the first lookup on a
+new frame (OCR cache emptied before each call), a second lookup on the same frame (cached), a
+``near:`` lookup on a new frame (only the region around the point is read), and a single
+symbol (``=``, which the line detector skips: the glyph fallback) on a new frame and on a frame
+already read. The synthetic screen has a ``=`` key; pass ``--text``/``--near``/``--symbol``
+for real screenshots.
 """
 
 from __future__ import annotations
@@ -50,6 +59,11 @@ def synthetic_screen() -> Image.Image:
         draw.text((64, y + 30), times, fill="black", font=font)
         draw.rounded_rectangle((866, y + 15, 1016, y + 69), 8, outline=(47, 95, 208), width=2)
         draw.text((900, y + 30), f"Flex EUR {109 + 10 * row}", fill="black", font=font)
+    keys = ImageFont.truetype(str(FONT), 24) if FONT.is_file() else font
+    for column, key in enumerate(("+", "=")):  # rapidocr reads this lone "=" as "二": the glyph fallback finds it
+        x = 1080 + 70 * column
+        draw.rounded_rectangle((x, 110, x + 56, 166), 8, fill="white", outline=(154, 165, 192), width=2)
+        draw.text((x + 28, 138), key, fill="black", font=keys, anchor="mm")
     return screen
 
 
@@ -62,6 +76,38 @@ def median_ms(call: Callable[[], object], repeats: int) -> float:
         call()
         times.append((time.perf_counter() - started) * 1000)
     return statistics.median(times)
+
+
+def fresh(call: Callable[[], object]) -> Callable[[], object]:
+    """``call`` on a frame never read before: the OCR cache is emptied first."""
+
+    def run() -> object:
+        vision.clear_ocr_cache()
+        return call()
+
+    return run
+
+
+def lookups(screen: Image.Image, repeats: int, text: str, near: tuple[int, int], symbol: str) -> dict[str, float]:
+    """Median milliseconds of text lookups on ``screen`` (see the module docstring)."""
+    from rapidocr import RapidOCR
+
+    old = RapidOCR(params={"Global.log_level": "error", "Global.use_cls": False})
+    times = max(1, repeats // 3)
+    for query in (text, symbol):
+        search = vision.locate_text(screen, query)
+        found = "found" if search.best is not None and search.best.score >= 0.8 else "NOT FOUND"
+        print(f"  {query!r}: {found} after {search.searched}")
+    vision.clear_ocr_cache()
+    vision.find_text(screen, text)
+    return {
+        "old: ocr per lookup (defaults)": median_ms(lambda: old(screen.convert("RGB")), times),
+        "lookup, first on a frame": median_ms(fresh(lambda: vision.find_text(screen, text)), times),
+        "lookup, same frame again": median_ms(lambda: vision.find_text(screen, text), repeats),
+        "lookup with near:, first": median_ms(fresh(lambda: vision.find_text(screen, text, near=near)), times),
+        f"symbol {symbol!r}, first on a frame": median_ms(fresh(lambda: vision.find_text(screen, symbol)), times),
+        f"symbol {symbol!r}, frame read": median_ms(lambda: vision.find_text(screen, symbol), times),
+    }
 
 
 def bench(screen: Image.Image, repeats: int, ocr: bool) -> dict[str, float]:
@@ -78,7 +124,7 @@ def bench(screen: Image.Image, repeats: int, ocr: bool) -> dict[str, float]:
         "choose_anchor": median_ms(lambda: vision.choose_anchor(screen, point), max(1, repeats // 3)),
     }
     if ocr:
-        results["ocr (whole screen)"] = median_ms(lambda: vision.ocr_lines(screen), max(1, repeats // 3))
+        results["ocr (whole screen)"] = median_ms(fresh(lambda: vision.ocr_lines(screen)), max(1, repeats // 3))
     return results
 
 
@@ -87,6 +133,9 @@ def main() -> int:
     parser.add_argument("screenshots", nargs="*", type=Path, help="PNG screenshots (default: a synthetic screen)")
     parser.add_argument("--repeats", type=int, default=9, help="timed calls per operation (default 9)")
     parser.add_argument("--no-ocr", action="store_true", help="skip OCR (rapidocr not installed)")
+    parser.add_argument("--text", default="Flex EUR 129", help="the text lookups' query (default: a list row)")
+    parser.add_argument("--near", default="940,525", help="x,y of the near: lookup (default: that row)")
+    parser.add_argument("--symbol", default="=", help="the single-symbol lookup's query (default '=')")
     args = parser.parse_args()
     ocr = not args.no_ocr
     if ocr:
@@ -100,6 +149,13 @@ def main() -> int:
         print(f"\n{name} ({screen.width}x{screen.height})")
         for label, ms in results.items():
             print(f"  {label:<34} {ms:8.1f} ms   x{ms / base:6.1f}")
+        if ocr:
+            x, y = (int(v) for v in args.near.split(","))
+            found = lookups(screen, args.repeats, args.text, (x, y), args.symbol)
+            old = found["old: ocr per lookup (defaults)"]
+            print(f"  text lookups ({args.text!r}; ratio to the old per-lookup OCR)")
+            for label, ms in found.items():
+                print(f"  {label:<34} {ms:8.1f} ms   x{ms / old:6.2f}")
     return 0
 
 

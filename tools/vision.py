@@ -16,13 +16,18 @@ Scores differ by kind and are said in :attr:`Match.score`:
 
 OCR uses ``rapidocr`` (``pip install rapidocr onnxruntime``: ONNX models shipped in the wheel,
 no download, CPU), imported on first use; its engine is built once per process (about 0.7 s)
-and then reads a 1280x720 screen in about 0.3-0.7 s on two cores.
+and then reads a sparse 1280x720 screen in about 0.6 s on two cores, a text-dense one in many
+seconds (recognition is paid per text line; see :data:`OCR_PARAMS`). :func:`ocr_lines` caches
+its results per frame; :func:`locate_text` reads the region around ``near`` first and falls
+back to :func:`find_glyph` for lone symbols the line detector skips.
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
+import hashlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -157,14 +162,29 @@ class TextLine:
     confidence: float
 
 
-@functools.lru_cache(maxsize=1)
-def _ocr_engine() -> Any:
+OCR_PARAMS: dict[str, object] = {"Global.log_level": "error", "Global.use_cls": False}
+"""rapidocr's settings: no text-direction classifier (screens are upright; it costs a model
+call per line). Detection keeps rapidocr's default size (the shorter side scaled to at least
+736 px): reading a 1280x720 screen at its own size was only 5-10 % faster and lost a lone
+``=`` on the bench screen; thread counts made no difference beyond noise on two shared cores.
+Where the time goes: detection about 0.3 s per 1280x720 frame, recognition 20-150 ms per text
+line (so a text-dense screen of 250 lines takes 10-40 s to read whole, which is why lookups
+read the region around ``near`` first and results are cached per frame)."""
+
+REGION_OCR_PARAMS: dict[str, object] = {**OCR_PARAMS, "Det.limit_type": "max", "Det.limit_side_len": 2048}
+"""The settings for reading a region: detection at the region's own size. rapidocr's default
+would scale a 640x320 region's shorter side up to 736 px (1472x736), as costly as a whole
+screen; this second engine is built the first time a region is read."""
+
+
+@functools.lru_cache(maxsize=2)
+def _ocr_engine(region: bool = False) -> Any:
     try:
         from rapidocr import RapidOCR
     except ImportError as exc:
         raise ConfigError(f"finding text on the screen needs rapidocr ({exc}); {OCR_INSTALL_HINT}") from None
     try:
-        return RapidOCR(params={"Global.log_level": "error", "Global.use_cls": False})
+        return RapidOCR(params=dict(REGION_OCR_PARAMS if region else OCR_PARAMS))
     except ImportError as exc:  # rapidocr without an inference engine
         raise ConfigError(f"rapidocr cannot run ({exc}); {OCR_INSTALL_HINT}") from None
 
@@ -176,14 +196,37 @@ def _quad_box(quad: Any) -> Box:
     return int(left), int(top), int(right - left), int(bottom - top)
 
 
-def ocr_lines(screen: ImageLike) -> list[TextLine]:
-    """Every line of text on ``screen``, top to bottom as OCR reports them.
+OCR_CACHE_SIZE = 16
+"""How many OCR results (one per image content and region) are kept for reuse."""
 
-    Raises ConfigError (with the install command) when rapidocr or onnxruntime is missing.
-    """
-    engine = _ocr_engine()
+_ocr_cache: OrderedDict[tuple[str, Box | None], tuple[TextLine, ...]] = OrderedDict()
+
+
+def image_digest(image: ImageLike) -> str:
+    """A digest of ``image``'s pixels, size and mode: equal for equal screenshots (about 3 ms for 1280x720)."""
+    if isinstance(image, Image.Image):
+        data, shape = image.tobytes(), f"{image.mode}{image.size}"
+    else:
+        array = np.ascontiguousarray(image)
+        data, shape = array.tobytes(), f"{array.dtype}{array.shape}"
+    return hashlib.blake2b(data, digest_size=16, person=shape.encode()[:16]).hexdigest()
+
+
+def clear_ocr_cache() -> None:
+    """Forget every cached OCR result."""
+    _ocr_cache.clear()
+
+
+def _clip(region: Box, size: tuple[int, int]) -> Box | None:
+    left, top = max(0, region[0]), max(0, region[1])
+    right, bottom = min(size[0], region[0] + region[2]), min(size[1], region[1] + region[3])
+    return (left, top, right - left, bottom - top) if right > left and bottom > top else None
+
+
+def _run_ocr(image: Image.Image, region: bool = False) -> list[TextLine]:
+    engine = _ocr_engine(region)
     try:
-        result = engine(to_pil(screen).convert("RGB"))
+        result = engine(np.asarray(image.convert("RGB")))
     except ImportError as exc:
         _ocr_engine.cache_clear()
         raise ConfigError(f"rapidocr cannot run ({exc}); {OCR_INSTALL_HINT}") from None
@@ -191,6 +234,39 @@ def ocr_lines(screen: ImageLike) -> list[TextLine]:
         return []
     return [TextLine(str(text), _quad_box(quad), float(score))
             for quad, text, score in zip(result.boxes, result.txts, result.scores, strict=True)]
+
+
+def ocr_lines(screen: ImageLike, region: Box | None = None) -> list[TextLine]:
+    """Every line of text on ``screen``, top to bottom as OCR reports them; boxes in the pixels
+    of ``screen``.
+
+    ``region`` (left, top, width, height; clipped to the screen): read only that part (lines cut
+    by its edges come back cut). Results are cached by pixel content and region
+    (:data:`OCR_CACHE_SIZE` of them), so several lookups on one frame pay for one OCR pass.
+    Raises ConfigError (with the install command) when rapidocr or onnxruntime is missing.
+    """
+    _ocr_engine()
+    image = to_pil(screen)
+    clipped = None if region is None else _clip(region, image.size)
+    if region is not None and clipped is None:
+        return []
+    if clipped == (0, 0, image.width, image.height):
+        clipped = None
+    key = (image_digest(image), clipped)
+    if key in _ocr_cache:
+        _ocr_cache.move_to_end(key)
+        return list(_ocr_cache[key])
+    if clipped is None:
+        lines = _run_ocr(image)
+    else:
+        left, top, width, height = clipped
+        found = _run_ocr(image.crop((left, top, left + width, top + height)), region=True)
+        lines = [TextLine(ln.text, (ln.box[0] + left, ln.box[1] + top, ln.box[2], ln.box[3]), ln.confidence)
+                 for ln in found]
+    _ocr_cache[key] = tuple(lines)
+    while len(_ocr_cache) > OCR_CACHE_SIZE:
+        _ocr_cache.popitem(last=False)
+    return lines
 
 
 def _normalize(text: str) -> str:
@@ -275,6 +351,198 @@ def best_text_match(
     return max(candidates, key=lambda c: c.score)
 
 
+NEAR_REGION = (640, 320)
+"""(width, height) in screen pixels of the region read first around a lookup's ``near`` point
+(moved inside the screen); the whole screen is read only when that region has no good match."""
+
+GLYPH_MAX_CHARS = 2
+"""Queries of at most this many characters (spaces ignored) get the lone-glyph fallback."""
+
+GLYPH_SIDE = (5, 64)
+"""Smallest and largest height in screen pixels of a lone glyph the fallback looks at."""
+
+GLYPH_MAX_CANDIDATES = 48
+"""At most this many candidate glyphs are read per lookup (the nearest to ``near`` first)."""
+
+
+@dataclass(frozen=True)
+class TextSearch:
+    """The outcome of :func:`locate_text`: the ``best`` match found (whatever its score; None:
+    no text at all), a description of what was ``searched`` (for reports) and how many OCR
+    ``lines`` it read."""
+
+    best: Match | None
+    searched: str
+    lines: int
+
+
+def near_region(near: tuple[int, int], screen_size: tuple[int, int], size: tuple[int, int] = NEAR_REGION) -> Box:
+    """The :data:`NEAR_REGION`-sized box centred on ``near`` and moved inside the screen."""
+    return _placed_box(near, size, (0.5, 0.5), screen_size)
+
+
+def _inside(line: TextLine, region: Box, screen_size: tuple[int, int], margin: int = 2) -> bool:
+    """Whether ``line`` does not touch an edge of ``region`` that is not also the screen's (a
+    line touching a cut edge may be a word cut in two)."""
+    left, top, width, height = region
+    x0, y0, w, h = line.box
+    cuts = ((left > 0 and x0 <= left + margin), (top > 0 and y0 <= top + margin),
+            (left + width < screen_size[0] and x0 + w >= left + width - margin),
+            (top + height < screen_size[1] and y0 + h >= top + height - margin))
+    return not any(cuts)
+
+
+def is_glyph_query(text: str) -> bool:
+    """Whether ``text`` is short enough (:data:`GLYPH_MAX_CHARS`) for the lone-glyph fallback."""
+    return 0 < len("".join(text.split())) <= GLYPH_MAX_CHARS
+
+
+def glyph_candidates(screen: ImageLike, region: Box | None = None, exclude: Sequence[TextLine] = ()) -> list[Box]:
+    """Boxes (screen pixels) of isolated marks that may be a lone glyph: connected blobs of
+    Canny edges (dilated by one pixel, so the two bars of ``=`` make one blob) between
+    :data:`GLYPH_SIDE` pixels tall and wide, not centred inside a line in ``exclude``; within
+    ``region`` when given. Reading order (top to bottom, left to right)."""
+    gray = to_gray(screen)
+    left, top = 0, 0
+    if region is not None:
+        left, top, width, height = region
+        gray = gray[top:top + height, left:left + width]
+    edges = cv2.dilate(cv2.Canny(gray, 50, 150), np.ones((3, 3), np.uint8))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(edges, connectivity=8)
+    low, high = GLYPH_SIDE
+    boxes: list[Box] = []
+    for x, y, w, h, _area in stats[1:count]:
+        if not (low <= max(w, h) and w <= high and h <= high and min(w, h) >= 3):
+            continue
+        box = (int(x) + left, int(y) + top, int(w), int(h))
+        cx, cy = box[0] + box[2] // 2, box[1] + box[3] // 2
+        if any(lx <= cx < lx + lw and ly <= cy < ly + lh for lx, ly, lw, lh in (ln.box for ln in exclude)):
+            continue
+        boxes.append(box)
+    return sorted(boxes, key=lambda b: (b[1], b[0]))
+
+
+GLYPH_LOOKALIKES: dict[str, tuple[str, ...]] = {
+    "×": ("x", "✕", "✖"), "=": ("二",), "-": ("–", "—", "一", "−"), "−": ("-", "–", "—", "一"),
+    "÷": ("+",), ".": ("·", "。"),
+}
+"""Readings the recogniser gives for a lone symbol (lower-cased) that count as that symbol in the
+glyph fallback; ``x`` for ``×`` matters most (a lone ``×`` is nearly always read ``X``)."""
+
+
+def _reads_as(read: str, wanted: str) -> bool:
+    read = _normalize(read).replace(" ", "")
+    return read == wanted or read in GLYPH_LOOKALIKES.get(wanted, ())
+
+
+GLYPH_MARGINS = ("tight", "height", "loose")
+"""Margins tried around a candidate glyph: half its height, its height, half its height plus
+width (the recogniser reads thin marks such as ``=`` or ``×`` differently with each)."""
+
+
+def _glyph_crop(rgb: np.ndarray, box: Box, scale: float, margin: str) -> np.ndarray:
+    """``box`` with a :data:`GLYPH_MARGINS` ``margin`` around it, enlarged by ``scale``."""
+    left, top, width, height = box
+    pad = {"tight": max(4, height // 2), "height": max(6, height), "loose": max(8, (height + width) // 2)}[margin]
+    crop = rgb[max(0, top - pad):top + height + pad, max(0, left - pad):left + width + pad]
+    if scale == 1.0:
+        return crop
+    return cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+
+
+def find_glyph(
+    screen: ImageLike, text: str, near: tuple[int, int] | None = None, region: Box | None = None,
+    exclude: Sequence[TextLine] = (), min_confidence: float = 0.5,
+) -> Match | None:
+    """A lone symbol or character (``=``, ``+``, ``1``) that OCR's line detector skipped.
+
+    Each of :func:`glyph_candidates` (at most :data:`GLYPH_MAX_CANDIDATES`, the nearest to
+    ``near`` first) is cropped with a margin and given to rapidocr's recogniser alone, at its
+    own size and enlarged twice, with each of :data:`GLYPH_MARGINS`; a reading equal to ``text`` (case and spaces
+    ignored) or one of its :data:`GLYPH_LOOKALIKES`, with recogniser confidence >=
+    ``min_confidence``, is a match (score 1.0, the blob's box). Lines of ``exclude`` (the OCR
+    pass's, whose boxes are not searched again) that read as a look-alike count too. Among
+    several, the nearest to ``near`` wins, else the most confident.
+
+    Limits: glyphs must be separate from their surroundings (not touching a border or another
+    mark) and :data:`GLYPH_SIDE` pixels in size; marks of a few pixels (``.``, ``-``, ``,``)
+    read unreliably; look-alikes read as one another (``×`` is often ``X``, ``0`` may be
+    ``O``); one glyph, not a word, per candidate. Costs one recogniser batch, roughly 0.1-0.5 s.
+    """
+    wanted = _normalize(text).replace(" ", "")
+    found: list[tuple[float, Match]] = []
+    for line in exclude:  # a lone glyph the line detector found but read as a look-alike
+        if line.text.strip() and len(line.text.strip()) <= GLYPH_MAX_CHARS and _reads_as(line.text, wanted) \
+                and (region is None or _clip(line.box, (region[0] + region[2], region[1] + region[3])) == line.box):
+            center = (line.box[0] + line.box[2] // 2, line.box[1] + line.box[3] // 2)
+            found.append((line.confidence, Match(center, line.box, 1.0, text=line.text)))
+    rgb = np.asarray(to_pil(screen).convert("RGB"))
+    boxes = glyph_candidates(rgb, region, exclude)
+    if near is not None:
+        boxes.sort(key=lambda b: (b[0] + b[2] / 2 - near[0]) ** 2 + (b[1] + b[3] / 2 - near[1]) ** 2)
+    boxes = boxes[:GLYPH_MAX_CANDIDATES]
+    variants = [(scale, margin) for scale in (1.0, 2.0) for margin in GLYPH_MARGINS]
+    crops = [_glyph_crop(rgb, box, scale, margin) for box in boxes for scale, margin in variants]
+    result = _ocr_engine().recognize_txt(crops) if crops else None
+    readings = [] if result is None else zip(result.txts or (), result.scores, strict=False)
+    for index, (read, confidence) in enumerate(readings):
+        if _reads_as(str(read), wanted) and float(confidence) >= min_confidence:
+            box = boxes[index // len(variants)]
+            center = (box[0] + box[2] // 2, box[1] + box[3] // 2)
+            found.append((float(confidence), Match(center, box, 1.0, text=str(read))))
+    if not found:
+        return None
+    if near is not None:
+        return min(found, key=lambda f: _distance(f[1], near))[1]
+    return max(found, key=lambda f: f[0])[1]
+
+
+def _better(a: Match | None, b: Match | None) -> Match | None:
+    if a is None or (b is not None and b.score > a.score):
+        return b
+    return a
+
+
+def locate_text(
+    screen: ImageLike, text: str, min_similarity: float = 0.8, near: tuple[int, int] | None = None
+) -> TextSearch:
+    """Find ``text`` on ``screen`` in as few OCR passes as it takes (see :func:`find_text`).
+
+    1. With ``near``: OCR of the :data:`NEAR_REGION` around it; lines touching a cut edge of
+       the region are ignored. A match of at least :data:`WORD_MATCH` (the query as a whole line
+       or as whole words) there is the answer.
+    2. OCR of the whole screen (cached per frame by :func:`ocr_lines`), as
+       :func:`best_text_match` ranks it.
+    3. Still below ``min_similarity`` and a short query (:func:`is_glyph_query`):
+       :func:`find_glyph`, first in the region around ``near``, then on the whole screen.
+    """
+    image = to_pil(screen)
+    size = (image.width, image.height)
+    steps: list[str] = []
+    best: Match | None = None
+    region_lines: list[TextLine] = []
+    region = None if near is None else near_region(near, size)
+    if region is not None and region[2:] != size:
+        lines = region_lines = [ln for ln in ocr_lines(image, region) if _inside(ln, region, size)]
+        steps.append(f"OCR of the {region[2]}x{region[3]} region around {near} ({len(lines)} text lines)")
+        best = best_text_match(lines, text, near)
+        if best is not None and best.score >= max(WORD_MATCH, min_similarity):
+            return TextSearch(best, ", ".join(steps), len(lines))
+    lines = ocr_lines(image)
+    steps.append(f"OCR of the whole {size[0]}x{size[1]} screen ({len(lines)} text lines)")
+    best = _better(best, best_text_match(lines, text, near))
+    if (best is None or best.score < min_similarity) and is_glyph_query(text):
+        glyph = None
+        if region is not None and region[2:] != size:
+            glyph = find_glyph(image, text, near, region, [*lines, *region_lines])
+            steps.append("lone glyphs in the region")
+        if glyph is None:
+            glyph = find_glyph(image, text, near, None, lines)
+            steps.append("lone glyphs on the whole screen")
+        best = _better(best, glyph)
+    return TextSearch(best, ", then ".join(steps), len(lines))
+
+
 def find_text(
     screen: ImageLike, text: str, min_similarity: float = 0.8, near: tuple[int, int] | None = None
 ) -> Match | None:
@@ -282,10 +550,12 @@ def find_text(
     similarity (in [0, 1]) is at least ``min_similarity``; None otherwise.
 
     A target inside a longer line gets the sub-box its characters take, estimated by character
-    position. ``near`` breaks ties between equally good matches (the closest wins). Raises
-    ConfigError when rapidocr is not installed.
+    position. ``near`` (x, y): the region around it is read first (:func:`locate_text`), and it
+    breaks ties between equally good matches (the closest wins). A lone symbol or character
+    the line detector skips is looked for by :func:`find_glyph`. OCR results are cached per
+    frame (:func:`ocr_lines`). Raises ConfigError when rapidocr is not installed.
     """
-    best = best_text_match(ocr_lines(screen), text, near)
+    best = locate_text(screen, text, min_similarity, near).best
     return best if best is not None and best.score >= min_similarity else None
 
 

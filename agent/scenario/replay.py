@@ -77,7 +77,7 @@ from screenpilot.agent.scenario.spec import (
 )
 from screenpilot.models.base import Message, ModelBackend, ModelReply, ModelRequest, PromptFormat, Turn, Usage
 from screenpilot.models.resize import resize_image
-from screenpilot.tools.vision import WIDE_SCALES, Match, best_image_match, best_text_match, ocr_lines
+from screenpilot.tools.vision import WIDE_SCALES, Match, best_image_match, locate_text
 
 REPORT_FILE = "replay.json"
 ACTIONS_PREFIX = "actions: "
@@ -210,10 +210,10 @@ def _locate_image(target: ImageTarget, screen: Image.Image, wide_scales: bool,
 
 
 def _locate_text(target: TextTarget, screen: Image.Image) -> Lookup:
-    lines = ocr_lines(screen)
-    best = best_text_match(lines, target.text, target.near)
-    searched = f"OCR of the whole {screen.width}x{screen.height} screen ({len(lines)} text lines)"
-    return _judge(best, target.min_similarity, target.offset, screen.size, searched)
+    """OCR lookup (:func:`locate_text`): the region around ``near`` first, the whole screen next, lone glyphs last;
+    OCR results are cached per frame, so several lookups on one screenshot pay for one pass."""
+    search = locate_text(screen, target.text, target.min_similarity, target.near)
+    return _judge(search.best, target.min_similarity, target.offset, screen.size, search.searched)
 
 
 _ELEMENT_BOX_JS = """(css) => {

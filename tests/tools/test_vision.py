@@ -1,8 +1,12 @@
-"""Screen utilities on synthetic images: template matching, anchors that are unique, OCR boxes."""
+"""Screen utilities on synthetic images: template matching, anchors that are unique, OCR boxes;
+OCR per frame cached, ``near`` lookups reading a region first, and lone symbols of the Tk test
+app's calculator keypad found by text on Xvfb."""
 
 from __future__ import annotations
 
+import shutil
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -189,3 +193,78 @@ def test_ocr_finds_rendered_text() -> None:
         left, top, right, bottom = boxes[expected]
         assert left - 4 <= match.center[0] <= right + 4 and top - 4 <= match.center[1] <= bottom + 4, (query, match)
     assert find_text(screen, "Book now") is None
+
+
+def _needs_ocr() -> None:
+    pytest.importorskip("rapidocr")
+    pytest.importorskip("onnxruntime")
+
+
+def test_ocr_of_one_frame_is_cached_and_a_region_keeps_screen_coordinates(monkeypatch: pytest.MonkeyPatch) -> None:
+    _needs_ocr()
+    screen, boxes = _text_screen()
+    vision.clear_ocr_cache()
+    calls: list[tuple[int, int]] = []
+    real = vision._run_ocr
+    monkeypatch.setattr(vision, "_run_ocr", lambda image, region=False: calls.append(image.size) or real(image, region))
+    first = vision.ocr_lines(screen)
+    assert vision.ocr_lines(screen.copy()) == first and calls == [(800, 300)]  # same pixels: no second pass
+    region = vision.ocr_lines(screen, (400, 0, 400, 120))
+    assert calls == [(800, 300), (400, 120)]
+    assert [line.text for line in region] == ["Cancel"]
+    (whole,) = [line.box for line in first if line.text == "Cancel"]
+    (part,) = [line.box for line in region]
+    assert all(abs(a - b) <= 3 for a, b in zip(whole, part, strict=True)), (whole, part)  # screen pixels, not crop
+    left, top, right, bottom = boxes["Cancel"]
+    assert part[0] <= left and part[1] <= top and part[0] + part[2] >= right and part[1] + part[3] >= bottom
+    assert vision.ocr_lines(screen, (900, 0, 10, 10)) == []  # off the screen
+
+
+def test_a_near_lookup_reads_its_region_first_and_falls_back_to_the_whole_screen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _needs_ocr()
+    screen = _text_screen()[0].resize((1280, 480))  # wider than NEAR_REGION so that the region is a real crop
+    vision.clear_ocr_cache()
+    calls: list[tuple[int, int]] = []
+    real = vision._run_ocr
+    monkeypatch.setattr(vision, "_run_ocr", lambda image, region=False: calls.append(image.size) or real(image, region))
+    search = vision.locate_text(screen, "Cancel", near=(900, 80))
+    assert search.best is not None and search.best.score == 1.0 and calls == [vision.NEAR_REGION]
+    assert "region" in search.searched and "whole" not in search.searched
+    # Recorded near the wrong place: the region has no match, the whole screen has it.
+    moved = vision.locate_text(screen, "Search flights", near=(1100, 400))
+    assert moved.best is not None and moved.best.score == 1.0 and calls[-1] == (1280, 480)
+    assert moved.best.center[0] < 640
+
+
+@pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed: sudo apt-get install xvfb xauth")
+def test_the_calculator_keys_are_found_by_text_on_the_desktop(tmp_path: Path) -> None:
+    _needs_ocr()
+    from screenpilot.tools.x11.desktop import DesktopExecutor, DesktopSettings
+    from screenpilot.tools.x11.xvfb import VirtualDisplay
+    from tests.tools.conftest import TK_APP, read_json
+
+    state_path = tmp_path / "calc.json"
+    with VirtualDisplay(1024, 768) as display:
+        app = display.launch([sys.executable, str(TK_APP), str(state_path), "--calculator"], log_name="calculator")
+        deadline = time.monotonic() + 15
+        while not (read_json(state_path) or {}).get("ready"):
+            assert app.poll() is None and time.monotonic() < deadline, "the calculator did not start"
+            time.sleep(0.05)
+        geometry = (read_json(state_path) or {})["geometry"]
+        executor = DesktopExecutor(DesktopSettings(display=display.display, xauthority=display.xauthority,
+                                                   fail_safe=False))
+        try:
+            executor.settle()
+            screen = executor.screenshot().image
+        finally:
+            executor.close()
+            display.stop(app)
+    vision.clear_ocr_cache()
+    for key, near in (("=", None), ("=", (300, 400)), ("+", None), ("7", None), ("×", None)):
+        match = find_text(screen, key, near=near)
+        assert match is not None, (key, near)
+        x0, y0, x1, y1 = geometry[key]  # the app window sits at the screen's top-left corner
+        assert x0 <= match.center[0] < x1 and y0 <= match.center[1] < y1, (key, match, geometry[key])
+    assert vision.find_glyph(screen, "%") is None

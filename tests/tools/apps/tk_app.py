@@ -1,6 +1,6 @@
 """A small Tk application for desktop executor tests.
 
-Run as ``python tk_app.py STATE_PATH [--x X --y Y]``. The window is 800x600 pixels with its
+Run as ``python tk_app.py STATE_PATH [--x X --y Y] [--calculator [--show TEXT]]``. The window is 800x600 pixels with its
 top-left corner at (X, Y) on the screen (default 0, 0; the tests run it on Xvfb without a
 window manager, so the window lands exactly there). Widgets sit at fixed window coordinates
 (see ``LAYOUT``), shared with ``contract_page.html`` so the same expectations hold for the
@@ -17,6 +17,12 @@ text); ``scroll`` ({"x", "y"}: pixels scrolled in the scroll area) and ``wheel``
 ``ANIMATION_MS`` milliseconds after a click on "Animate", the drag area and the area below the
 pad fade from dark to their usual colours, so every frame differs from the previous ones, and a
 ball rolls across).
+
+``--calculator`` replaces all of that with a calculator-like keypad (for text lookups of lone
+symbols): a display label at ``CALC_DISPLAY`` showing ``--show TEXT`` (default ``0``) and the
+buttons of ``CALC_KEYS`` in a grid. Its state keys: ``ready``; ``geometry`` ({label: [x0, y0,
+x1, y1]} of every button and of ``"display"``, window pixels, as Tk placed them); ``pressed``
+(the labels of the buttons clicked, in order).
 """
 
 from __future__ import annotations
@@ -39,6 +45,12 @@ DRAG_START = (60, 340)
 DRAG_SIZE = 40
 SCROLL_STEP = 20
 ANIMATION_MS = 300
+
+CALC_DISPLAY = (20, 20, 500, 80)
+CALC_KEYS = (("7", "8", "9", "÷"), ("4", "5", "6", "×"), ("1", "2", "3", "-"), ("0", ".", "=", "+"))
+CALC_KEY_SIZE = (90, 60)
+CALC_KEY_GAP = 20
+CALC_TOP = 110
 
 _MODIFIERS = ((0x4, "ctrl"), (0x8, "alt"), (0x40, "meta"), (0x1, "shift"))
 
@@ -227,17 +239,67 @@ class App:
         self.write()
 
 
+class Calculator:
+    """The ``--calculator`` window: a display and a keypad (see the module docstring)."""
+
+    def __init__(self, root: tk.Tk, state_path: str, shown: str) -> None:
+        self.root = root
+        self.state_path = state_path
+        self.state: dict[str, object] = {"ready": False, "geometry": {}, "pressed": []}
+        root.configure(background="#d8d8d8")
+        display = tk.Label(root, text=shown, anchor="e", background="#ffffff", foreground="#000000",
+                           font=("DejaVu Sans", 22), padx=10)
+        x0, y0, x1, y1 = CALC_DISPLAY
+        display.place(x=x0, y=y0, width=x1 - x0, height=y1 - y0)
+        self.widgets: dict[str, tk.Widget] = {"display": display}
+        width, height = CALC_KEY_SIZE
+        for row, keys in enumerate(CALC_KEYS):
+            for column, key in enumerate(keys):
+                button = tk.Button(root, text=key, font=("DejaVu Sans", 18), background="#f4f4f4",
+                                   activebackground="#f4f4f4", command=lambda k=key: self._press(k))
+                button.place(x=20 + column * (width + CALC_KEY_GAP), y=CALC_TOP + row * (height + CALC_KEY_GAP),
+                             width=width, height=height)
+                self.widgets[key] = button
+        root.after(50, self._ready)
+
+    def write(self) -> None:
+        tmp = self.state_path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(self.state, f, ensure_ascii=False)
+        os.replace(tmp, self.state_path)
+
+    def _ready(self) -> None:
+        self.root.update_idletasks()
+        self.state["geometry"] = {
+            name: [w.winfo_x(), w.winfo_y(), w.winfo_x() + w.winfo_width(), w.winfo_y() + w.winfo_height()]
+            for name, w in self.widgets.items()
+        }
+        self.state["ready"] = True
+        self.write()
+
+    def _press(self, key: str) -> None:
+        pressed = self.state["pressed"]
+        assert isinstance(pressed, list)
+        pressed.append(key)
+        self.write()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("state_path")
     parser.add_argument("--x", type=int, default=0)
     parser.add_argument("--y", type=int, default=0)
+    parser.add_argument("--calculator", action="store_true", help="show the calculator keypad instead")
+    parser.add_argument("--show", default="0", help="the calculator display's text")
     args = parser.parse_args()
     root = tk.Tk(className="screenpilot-test")
     root.title("screenpilot test app")
     root.geometry(f"800x600+{args.x}+{args.y}")
     root.resizable(False, False)
-    App(root, args.state_path)
+    if args.calculator:
+        Calculator(root, args.state_path, args.show)
+    else:
+        App(root, args.state_path)
     root.mainloop()
 
 
