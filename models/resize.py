@@ -1,6 +1,6 @@
 """Qwen2.5-VL image sizing and the mapping between model space and screen space.
 
-Pure functions, no heavy imports (PIL only for :func:`resize_image`).
+Pure functions, no heavy imports (PIL, NumPy and OpenCV only for :func:`resize_image`).
 
 Sizes are ``(width, height)`` tuples everywhere in screenpilot's API, with one exception kept on
 purpose: :func:`smart_resize` takes and returns ``(height, width)``, exactly like
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 
+import cv2
+import numpy as np
 from PIL import Image
 
 from screenpilot.agent.actions import Point
@@ -203,8 +205,16 @@ def scale_amount(amount: int, source: int, target: int) -> int:
     return magnitude if amount >= 0 else -magnitude
 
 
+RESIZE_TOLERANCE = (0.2, 5)
+"""How far :func:`resize_image` may be from Pillow's bicubic resize (what it used before OpenCV): at most this mean
+and this 99th percentile of the absolute difference per channel, in levels of 0-255 (``tests/models/test_resize.py``
+checks it on real screenshots, enlarged and reduced)."""
+
+
 def resize_image(image: Image.Image, model_size: tuple[int, int]) -> Image.Image:
-    """``image`` resized to ``model_size`` (width, height) with bicubic filtering, as RGB.
+    """``image`` resized to ``model_size`` (width, height), as RGB: OpenCV's bicubic filter when a side grows, its
+    pixel-area filter when both shrink (it keeps text legible like Pillow's antialiased bicubic, and is 3-4x faster
+    than Pillow; see :data:`RESIZE_TOLERANCE`).
 
     Returns the image unchanged (converted to RGB if needed) when it already has that size.
     This is the one place a screenshot becomes a model-space image, so no backend resizes again.
@@ -213,4 +223,7 @@ def resize_image(image: Image.Image, model_size: tuple[int, int]) -> Image.Image
     rgb = image if image.mode == "RGB" else image.convert("RGB")
     if rgb.size == tuple(model_size):
         return rgb
-    return rgb.resize(model_size, Image.Resampling.BICUBIC)
+    shrinks = model_size[0] < rgb.width and model_size[1] < rgb.height
+    resized = cv2.resize(np.asarray(rgb), tuple(model_size),
+                         interpolation=cv2.INTER_AREA if shrinks else cv2.INTER_CUBIC)
+    return Image.fromarray(resized)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -237,3 +239,21 @@ def test_resize_image() -> None:
     assert resized.size == (1288, 728) and resized.mode == "RGB"
     same = Image.new("RGB", (1288, 728))
     assert resize_image(same, (1288, 728)) is same
+
+
+@pytest.mark.parametrize("viewport", [(1280, 720), (1920, 1080)])
+def test_resize_image_stays_within_its_tolerance_of_pillows_bicubic(viewport: tuple[int, int]) -> None:
+    from screenpilot.models.resize import RESIZE_TOLERANCE
+    from screenpilot.tools.web.browser import BrowserExecutor, BrowserSettings
+
+    signup = Path(__file__).resolve().parents[2] / "scenarios" / "demo" / "signup.html"
+    with BrowserExecutor(BrowserSettings(start_url=signup.as_uri(), viewport=viewport)) as browser:
+        screen = browser.screenshot().image
+    mean_limit, p99_limit = RESIZE_TOLERANCE
+    for size in [(1288, 728), (644, 364), (1932, 1092)]:  # enlarged a little, halved, enlarged by half
+        ours = np.asarray(resize_image(screen, size), dtype=np.int16)
+        pillow = np.asarray(screen.resize(size, Image.Resampling.BICUBIC), dtype=np.int16)
+        difference = np.abs(ours - pillow)
+        assert ours.shape == pillow.shape
+        assert difference.mean() <= mean_limit, (viewport, size, difference.mean())
+        assert np.percentile(difference, 99) <= p99_limit, (viewport, size, np.percentile(difference, 99))
