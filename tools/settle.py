@@ -25,8 +25,9 @@ class SettleSettings:
 
     ``fixed_delay_s``: when not None, sleep exactly this long instead of detecting (the
     user option for applications whose changes frame comparison cannot see). ``quiet_window_s``:
-    how long a web page must report no activity (no animation, media or DOM change) to count as
-    settled without comparing screenshots; a timer that fires later than this goes unseen.
+    how long a web page without the activity tracker (a tab that was open before an attach over CDP)
+    must report no DOM change to count as settled; a tracked page needs two quiet animation frames
+    (see :data:`screenpilot.tools.web.session.QUIET_JS`).
     """
 
     max_wait_s: float = 2.0

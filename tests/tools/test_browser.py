@@ -693,3 +693,55 @@ def test_settle_does_not_return_before_a_scripted_animation_ends(open_page: Call
     executor.settle()
     assert executor.page.evaluate("window.doneMoving === true")
     assert calls, "activity the page reports, or cannot report, falls back to comparing screenshots"
+
+
+@pytest.mark.parametrize("script", [
+    # a CSS transition of 300 ms started by the script
+    "const box = document.createElement('div'); box.style.cssText = 'position:fixed;top:0;left:0;width:40px;"
+    "height:40px;background:#c00;transition:left 300ms linear'; document.body.append(box);"
+    " box.addEventListener('transitionend', () => { window.doneMoving = true; });"
+    " requestAnimationFrame(() => requestAnimationFrame(() => { box.style.left = '300px'; }));",
+    # a JS animation: requestAnimationFrame callbacks move the element for 300 ms
+    "const box = document.createElement('div'); box.style.cssText = 'position:fixed;top:0;width:40px;height:40px;"
+    "background:#c00'; document.body.append(box); const start = performance.now(); const step = (now) => {"
+    " const t = Math.min(1, (now - start) / 300); box.style.left = (t * 300) + 'px';"
+    " if (t < 1) requestAnimationFrame(step); else window.doneMoving = true; }; requestAnimationFrame(step);",
+    # a chain of timeouts 60 ms apart moving an element (longer than two frames: only the timer tracker sees the
+    # next one coming, and hands the page to the pixel comparison)
+    "const box = document.createElement('div'); box.style.cssText = 'position:fixed;top:0;width:40px;height:40px;"
+    "background:#c00'; document.body.append(box); let n = 0; const tick = () => { box.style.left = (++n * 40) + 'px';"
+    " if (n < 5) setTimeout(tick, 60); else window.doneMoving = true; }; setTimeout(tick, 60);",
+], ids=["css-transition", "raf-animation", "timeout-chain"])
+def test_settle_waits_for_what_the_page_has_in_motion(open_page: Callable[[str], BrowserExecutor],
+                                                      script: str) -> None:
+    executor = open_page("browser_controls")
+    executor.page.evaluate(f"() => {{ {script} }}")
+    executor.settle()
+    assert executor.page.evaluate("window.doneMoving === true")
+
+
+def test_settle_waits_for_a_request_in_flight(open_page: Callable[[str], BrowserExecutor]) -> None:
+    import http.server
+    import threading
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            time.sleep(0.4)
+            self.send_response(200)
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.end_headers()
+            self.wfile.write(b"late")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        executor = open_page("browser_controls")
+        executor.page.evaluate("(url) => { fetch(url).then((r) => r.text()).then((t) => {"
+                               " document.body.dataset.got = t; }); }", f"http://127.0.0.1:{server.server_port}/")
+        executor.settle()
+        assert executor.page.evaluate("document.body.dataset.got") == "late"
+    finally:
+        server.shutdown()

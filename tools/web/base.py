@@ -27,6 +27,7 @@ from screenpilot.tools.settle import GrayFrame, SettleSettings, wait_until_stabl
 from screenpilot.tools.web.session import (
     ChromiumSession,
     ContextOptions,
+    FrameFacts,
     LaunchOptions,
     PlaywrightError,
     PlaywrightTimeoutError,
@@ -154,20 +155,29 @@ class WebExecutor:
                 raise
             return None
 
-    def _masked_capture(self) -> Image.Image:
-        """:meth:`_capture_image` with every secret the page shows painted over in :data:`MASK_COLOR`.
+    def _frame_facts(self) -> FrameFacts | None:
+        """Secret boxes, page state and title in one question to the tab; None when the page cannot be asked."""
+        try:
+            return self._session.frame_facts(self._mask_selectors, self._hidden_values)
+        except PlaywrightError as exc:
+            if self._session.tab_closed_under(exc) or not self._session.connected():
+                raise
+            return None
 
-        The page is asked where just before and just after the capture and both answers are painted, so text that
-        moves or appears meanwhile is still covered. When it cannot be asked while secrets are set (a navigation
-        replaced the document), the whole image is painted: the model then sees nothing rather than a secret.
+    def _masked_capture(self) -> tuple[Image.Image, FrameFacts | None]:
+        """:meth:`_capture_image` with every secret the page shows painted over in :data:`MASK_COLOR`, and what the
+        page said about itself just after the capture (None: it could not be asked).
+
+        The page is asked where just after the capture (with the state and title, :meth:`_frame_facts`) and, when
+        values are hidden, also just before; both answers are painted, so text that moves or appears meanwhile is
+        still covered. When it cannot be asked while secrets are set (a navigation replaced the document), the
+        whole image is painted: the model then sees nothing rather than a secret.
         """
-        if not self._mask_selectors and not self._hidden_values:
-            return self._capture_image()
         before = self._secret_boxes() if self._hidden_values else []  # marked elements do not come and go
         image = self._capture_image()
-        after = self._secret_boxes()
+        facts = self._frame_facts()
         try:
-            painted = None if before is None or after is None else self._image_boxes({*before, *after})
+            painted = None if before is None or facts is None else self._image_boxes({*before, *facts.boxes})
         except PlaywrightError:
             painted = None
         draw = ImageDraw.Draw(image)
@@ -175,7 +185,7 @@ class WebExecutor:
             painted = [(0, 0, image.width, image.height)]
         for corners in painted or ():
             draw.rectangle(corners, fill=MASK_COLOR)
-        return image
+        return image, facts
 
     def screenshot(self) -> Frame:
         """Capture the current tab: an RGB image of exactly ``size`` with the URL and title.
@@ -192,23 +202,24 @@ class WebExecutor:
             session.follow_pages()
             taken_at = time.time()
             start = time.perf_counter()
-            image = self._masked_capture()
+            image, facts = self._masked_capture()
             capture_s = time.perf_counter() - start
             extra = self._frame_extra()
-            state = session.page_state()
+            state = session.page_state() if facts is None else facts.state
             if state is not None:
                 extra["page_state"] = state
             events = session.take_events()
             if events:
                 extra["events"] = events
             return Frame(image=image, taken_at=taken_at, capture_s=capture_s, url=session.page.url,
-                         title=session.title(), extra=extra)
+                         title=session.title() if facts is None else facts.title, extra=extra)
 
     def settle(self) -> float:
         """Wait until the tab has loaded and stopped changing, at most ``max_wait_s``; seconds spent.
 
-        The page is asked first (:meth:`ChromiumSession.page_is_quiet`: animations, transitions, media, DOM
-        mutations over two frames); only when it reports activity, or cannot tell (a canvas, a plugin, a
+        The page is asked first (:meth:`ChromiumSession.page_is_quiet`: animations, transitions, its own animation
+        frames, short timers, media, DOM mutations over two frames; requests in flight are waited for); only when it
+        reports activity, or cannot tell (a canvas, a plugin, a
         cross-origin frame), are screenshots compared until two in a row match
         (:func:`~screenpilot.tools.settle.wait_until_stable`). A navigation or a new tab during the wait starts it
         once more. With ``fixed_delay_s`` set, sleeps exactly that long instead.
@@ -227,7 +238,7 @@ class WebExecutor:
                 remaining = settings.max_wait_s - (time.monotonic() - start)
                 if remaining <= 0:
                     break
-                if not session.page_is_quiet(settings.quiet_window_s):
+                if not session.page_is_quiet(settings.quiet_window_s, request_wait_s=remaining):
                     remaining = settings.max_wait_s - (time.monotonic() - start)
                     wait_until_stable(self._small_gray, replace(settings, max_wait_s=max(0.0, remaining)))
                 switched = session.follow_pages()

@@ -47,6 +47,7 @@ from urllib.parse import urljoin, urlsplit
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from screenpilot.agent.errors import ActionFailedError, ConfigError, ExecutorError
 from screenpilot.tools.settle import GrayFrame
@@ -188,6 +189,15 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def rgb_from_png(data: bytes) -> Image.Image:
+    """Decode a screenshot's PNG ``data`` to an RGB image with OpenCV (about twice as fast as Pillow). Raises
+    ValueError when ``data`` is not a decodable image."""
+    bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError("not a decodable PNG")
+    return Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+
 def gray_from_jpeg(data: bytes, width: int, source_width: int) -> GrayFrame:
     """Decode JPEG ``data`` (an image ``source_width`` pixels wide) to grayscale ``width`` wide.
 
@@ -282,6 +292,16 @@ def _release_playwright() -> None:
             driver.stop()
 
 
+@dataclass(frozen=True)
+class FrameFacts:
+    """What the page said about itself for one screenshot: ``boxes`` (left, top, width, height; client CSS px) where
+    it shows a secret or a masked element, its ``state`` (see :meth:`ChromiumSession.page_state`) and ``title``."""
+
+    boxes: list[tuple[float, float, float, float]]
+    state: dict[str, str] | None
+    title: str | None
+
+
 # --- the session -----------------------------------------------------------------------------
 
 
@@ -339,15 +359,73 @@ state, scroll and ARIA state, the selected or current elements) and ``text`` (a 
 strings. No layout is forced."""
 
 
-QUIET_JS = """(windowMs) => new Promise((resolve) => {
+ACTIVITY_TRACKER_JS = """(() => {
+  if (window.__screenpilotActivity) return;
+  const own = {setTimeout: window.setTimeout.bind(window), clearTimeout: window.clearTimeout.bind(window),
+               requestAnimationFrame: window.requestAnimationFrame.bind(window)};
+  const soon = new Set(), frames = new Set();
+  let repeating = 0;
+  const SHORT_MS = 250;
+  window.setTimeout = function (handler, delay, ...rest) {
+    if (typeof handler !== "function" || Number(delay) > SHORT_MS) return own.setTimeout(handler, delay, ...rest);
+    const id = own.setTimeout(function () { soon.delete(id); return handler.apply(this, arguments); },
+                              delay, ...rest);
+    soon.add(id);
+    return id;
+  };
+  window.clearTimeout = function (id) { soon.delete(id); return own.clearTimeout(id); };
+  const setIntervalOwn = window.setInterval.bind(window), clearIntervalOwn = window.clearInterval.bind(window);
+  const fast = new Set();
+  window.setInterval = function (handler, delay, ...rest) {
+    const id = setIntervalOwn(handler, delay, ...rest);
+    if (!(Number(delay) > SHORT_MS)) { fast.add(id); repeating = fast.size; }
+    return id;
+  };
+  window.clearInterval = function (id) { fast.delete(id); repeating = fast.size; return clearIntervalOwn(id); };
+  window.requestAnimationFrame = function (callback) {
+    const id = own.requestAnimationFrame(function () { frames.delete(id); return callback.apply(this, arguments); });
+    frames.add(id);
+    return id;
+  };
+  const cancelOwn = window.cancelAnimationFrame.bind(window);
+  window.cancelAnimationFrame = function (id) { frames.delete(id); return cancelOwn(id); };
+  let requests = 0;
+  const ownFetch = window.fetch && window.fetch.bind(window);
+  if (ownFetch) window.fetch = function () {
+    requests++;
+    return ownFetch.apply(null, arguments).finally(() => { requests--; });
+  };
+  const ownSend = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.send = function () {
+    requests++;
+    this.addEventListener("loadend", () => { requests--; }, {once: true});
+    return ownSend.apply(this, arguments);
+  };
+  Object.defineProperty(window, "__screenpilotActivity", {value: {own: own, requests: () => requests,
+    moving: () => soon.size > 0 || frames.size > 0 || repeating > 0}, enumerable: false});
+})()"""
+"""Installed in every document before its scripts run: counts the page's own pending animation-frame callbacks, its
+timeouts due within 250 ms, its intervals of 250 ms or less and its fetch/XMLHttpRequest requests in flight, so
+:data:`QUIET_JS` sees a JavaScript animation, a short timer or a response about to change the page (it keeps the
+original timer functions for itself)."""
+
+
+QUIET_JS = """(untrackedMs) => new Promise((resolve) => {
+  const tracker = window.__screenpilotActivity;
+  const own = tracker ? tracker.own : window;
+  const windowMs = tracker ? 0 : untrackedMs;
   const busy = () => document.readyState !== "complete"
+    || (tracker && tracker.moving())
     || document.getAnimations().some((a) => a.playState === "running" || a.pending)
     || Array.from(document.querySelectorAll("video, audio")).some((m) => !m.paused && !m.ended)
     || document.querySelector("canvas, embed, object") !== null
     || Array.from(document.querySelectorAll("iframe")).some((f) => {
-         try { return f.contentDocument === null || f.contentDocument.getAnimations().length > 0; }
+         try { const inner = f.contentWindow.__screenpilotActivity;
+               return f.contentDocument === null || f.contentDocument.getAnimations().length > 0
+                 || !inner || inner.moving() || inner.requests() > 0; }
          catch (e) { return true; } });
   if (busy()) { resolve(false); return; }
+  if (tracker && tracker.requests() > 0) { resolve("requests"); return; }
   let mutations = 0;
   const observer = new MutationObserver((records) => { mutations += records.length; });
   observer.observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
@@ -355,15 +433,18 @@ QUIET_JS = """(windowMs) => new Promise((resolve) => {
   const finish = () => {
     if (!(frames && waited)) return;
     observer.disconnect();
-    resolve(mutations === 0 && !busy());
+    resolve(mutations === 0 && !busy() && (!tracker || tracker.requests() === 0 || "requests"));
   };
-  setTimeout(() => { waited = true; finish(); }, windowMs);
-  setTimeout(() => { frames = true; finish(); }, windowMs + 100);  // no animation frames in a hidden tab
-  requestAnimationFrame(() => requestAnimationFrame(() => { frames = true; finish(); }));
+  own.setTimeout(() => { waited = true; finish(); }, windowMs);
+  own.setTimeout(() => { frames = true; finish(); }, windowMs + 100);  // no animation frames in a hidden tab
+  own.requestAnimationFrame(() => own.requestAnimationFrame(() => { frames = true; finish(); }));
 })"""
-"""True when the page itself says nothing is moving: loaded, no running or pending CSS/Web animation or transition,
-no playing media, no DOM mutation for ``windowMs`` milliseconds and two animation frames, and nothing it cannot see
-into (a canvas, a plugin, a cross-origin or animating frame: those pages are left to the pixel comparison). A
+"""True when the page itself says nothing is moving (``"requests"`` when only its requests are in flight):
+loaded, no running or pending CSS/Web animation or transition, no pending animation-frame callback, timeout due
+within 250 ms, fast interval or request in flight of the page's own (:data:`ACTIVITY_TRACKER_JS`), no playing media,
+no DOM mutation over two animation frames, and nothing it cannot see into (a canvas, a plugin, a cross-origin,
+animating or untracked frame: those pages are left to the pixel comparison). A document without the tracker (a tab
+that was open before an attach over CDP) must also stay without mutations for ``untrackedMs`` milliseconds. A
 navigation starting meanwhile destroys the page's context, and the caller hears "cannot tell"."""
 
 
@@ -415,6 +496,12 @@ elements matching ``selectors``, of form fields whose value, selected option or 
 ``values``, and of every run of text containing one (across element boundaries: ``<b>hun</b>ter2`` is found),
 in the document and its same-origin frames. Text drawn into a canvas, cross-origin frames and shadow roots are not
 seen."""
+
+
+FRAME_FACTS_JS = ("([selectors, values]) => ({boxes: (" + SECRET_BOXES_JS + ")([selectors, values]), state: ("
+                  + PAGE_STATE_JS + ")(), title: document.title})")
+"""What a screenshot needs from the page, in one round trip: ``boxes`` (:data:`SECRET_BOXES_JS`), ``state``
+(:data:`PAGE_STATE_JS`) and ``title``."""
 
 class ChromiumSession:
     """One Chromium browser, one context and its current tab, for one executor.
@@ -530,8 +617,10 @@ class ChromiumSession:
         return browser
 
     def _prepared(self, context: BrowserContext) -> BrowserContext:
-        """``context`` with the navigation time limit and the URL guard's route set."""
+        """``context`` with the navigation time limit, the activity tracker (:data:`ACTIVITY_TRACKER_JS`) and the URL
+        guard's route set."""
         context.set_default_navigation_timeout(self.launch_options.navigation_timeout_s * 1000)
+        context.add_init_script(ACTIVITY_TRACKER_JS)
         if self._url_guard is not None:
             context.route("**/*", self._route)
         return context
@@ -742,14 +831,21 @@ class ChromiumSession:
                 raise
             return None
 
-    def page_is_quiet(self, window_s: float) -> bool:
-        """Whether the current tab says it has stopped changing for ``window_s`` seconds (:data:`QUIET_JS`).
+    def page_is_quiet(self, window_s: float, request_wait_s: float = 0.0) -> bool:
+        """Whether the current tab says it has stopped changing (:data:`QUIET_JS`; a tab without the activity tracker
+        must stay unchanged for ``window_s`` seconds). While the page's own requests are in flight, waits up to
+        ``request_wait_s`` seconds for them to end and asks again.
 
         False when it cannot say (a navigation replaced the document while asking, a dialog is open, the tab
-        closed: the next one is followed) or a tab opened."""
+        closed: the next one is followed), a request is still in flight or a tab opened."""
         try:
-            quiet = self.page.evaluate(QUIET_JS, round(window_s * 1000)) is True
-            return quiet and not self._opened
+            quiet = self.page.evaluate(QUIET_JS, round(window_s * 1000))
+            if quiet == "requests" and request_wait_s > 0:
+                with suppress(PlaywrightTimeoutError):
+                    self.page.wait_for_function("() => window.__screenpilotActivity.requests() === 0",
+                                                timeout=request_wait_s * 1000, polling=20)
+                quiet = self.page.evaluate(QUIET_JS, round(window_s * 1000))
+            return quiet is True and not self._opened
         except PlaywrightError as exc:
             if self.tab_closed_under(exc):
                 self.follow_pages()
@@ -770,6 +866,16 @@ class ChromiumSession:
         if not isinstance(state, dict):
             return None
         return {key: str(state.get(key, "")) for key in ("controls", "text")}
+
+    def frame_facts(self, selectors: Sequence[str], values: Sequence[str]) -> FrameFacts:
+        """Where the current tab shows a secret, its state and its title, asked once (:data:`FRAME_FACTS_JS`).
+        Raises PlaywrightError when the page cannot be asked (a navigation replaced the document)."""
+        facts = self.page.evaluate(FRAME_FACTS_JS, [list(selectors), [v for v in values if v]])
+        state = facts.get("state")
+        return FrameFacts(
+            boxes=[(float(b[0]), float(b[1]), float(b[2]), float(b[3])) for b in facts.get("boxes") or ()],
+            state={key: str(state.get(key, "")) for key in ("controls", "text")} if isinstance(state, dict) else None,
+            title=facts.get("title") if isinstance(facts.get("title"), str) else None)
 
     def secret_boxes(self, selectors: Sequence[str], values: Sequence[str]) -> list[tuple[float, float, float, float]]:
         """Where the current tab shows a secret (:data:`SECRET_BOXES_JS`): boxes (left, top, width, height) in
