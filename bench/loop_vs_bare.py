@@ -1,0 +1,279 @@
+"""A step outside the model: screenpilot's whole loop against a bare Playwright loop, side by side.
+
+Usage::
+
+    python bench/loop_vs_bare.py                    # 5 interleaved rounds, 8 steps per action type
+    python bench/loop_vs_bare.py --rounds 9 --steps 10 --json out.json
+    python bench/loop_vs_bare.py --with-browser-use # also browser-use, when it is importable (see below)
+
+Both loops run in the same process on the same local page (``bench_page.html``, written to a temporary folder:
+a button, a text field and a long page) in headless Chromium at 1280x720, round after round, interleaved, so
+machine load hits both alike. One step is everything between two model calls:
+
+* **screenpilot**: a session (``screenpilot.browser``) runs a task with a scripted model that answers at once
+  (Qwen2.5-VL ``computer_use`` replies): capture, resize to model space, prompt, parse, safety gate, execute,
+  settle, record (PNG and ``steps.jsonl``). A step's time is from its start to the next step's start, minus the
+  model call; ``terminate`` is from its start to the end of the run call. Steps of a round are read from the
+  session's ``steps.jsonl`` (``started_at``, ``timings.model``).
+* **bare**: ``page.screenshot()`` (PNG) and one Playwright action by coordinates, nothing else: no waiting, no
+  recording. ``terminate`` is a screenshot alone.
+
+Per action type (``click`` on a button that does not redraw, ``type`` of 12 characters into the focused field,
+``scroll`` of one page, ``terminate``) it prints the medians in milliseconds and ``ratio_vs_bare``. It also types
+10,000 characters in one step and prints how long that step took, and clicks an animated button (a 300 ms CSS
+transition and a 300 ms ``requestAnimationFrame`` animation, ``--animated`` times each) through the executor,
+printing whether every settle returned after the animation had ended (it must: 100 %).
+
+``--with-browser-use`` adds browser-use's own step loop where ``import browser_use`` works (it is not a
+dependency; install it into a separate venv: ``python -m venv .cache/bu && .cache/bu/bin/pip install
+browser-use``, then run this script with that venv's python and ``PYTHONPATH=.``); otherwise it says it is not
+installed. Run on an otherwise idle machine for absolute numbers; the ratios hold up better under load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from screenpilot.models.resize import model_size_for, screen_to_model  # noqa: E402
+
+VIEWPORT = (1280, 720)
+BUTTONS = ((200, 100), (350, 100))
+"""Two pads that never redraw: clicks alternate between them (the same click on an unchanged screen again and
+again would measure the loop detector's second capture instead)."""
+FIELD = (200, 200)
+ANIMATE_CSS = (600, 100)
+ANIMATE_RAF = (900, 100)
+SCROLL_AT = (640, 500)
+TYPED = "hello world!"
+LONG_TYPE = 10_000
+ACTIONS = ("click", "type", "scroll", "terminate")
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>bench</title>
+<style>
+  body { margin: 0; font: 16px sans-serif; }
+  button, input, textarea { position: absolute; }
+  #pad { left: 150px; top: 80px; width: 100px; height: 40px; }
+  #pad2 { left: 300px; top: 80px; width: 100px; height: 40px; }
+  #field { left: 100px; top: 185px; width: 300px; height: 30px; }
+  #long { left: 450px; top: 185px; width: 300px; height: 60px; }
+  #css { left: 550px; top: 80px; width: 100px; height: 40px; }
+  #raf { left: 850px; top: 80px; width: 100px; height: 40px; }
+  #box { position: absolute; left: 100px; top: 300px; width: 80px; height: 80px; background: #36c;
+         transition: left 300ms linear; }
+  #box.moved { left: 600px; }
+  .band { height: 200px; border-bottom: 1px solid #888; }
+</style></head>
+<body>
+<button id="pad">pad</button><button id="pad2">pad 2</button><input id="field"><textarea id="long"></textarea>
+<button id="css">css</button><button id="raf">raf</button><div id="box"></div>
+<div style="height: 420px"></div>
+<script>
+  for (let i = 0; i < 40; i++) { const d = document.createElement("div"); d.className = "band";
+    d.textContent = "band " + i; document.body.appendChild(d); }
+  window.done = true;
+  const box = document.getElementById("box");
+  document.getElementById("css").onclick = () => {
+    window.done = false; box.classList.toggle("moved"); };
+  box.addEventListener("transitionend", () => { window.done = true; });
+  document.getElementById("raf").onclick = () => {
+    window.done = false; const start = performance.now(); const from = box.offsetLeft;
+    const step = (now) => { const t = Math.min(1, (now - start) / 300);
+      box.style.left = (from + (t * 200)) + "px"; if (t < 1) requestAnimationFrame(step); else window.done = true; };
+    requestAnimationFrame(step); };
+</script></body></html>
+"""
+
+
+def model_point(point: tuple[int, int]) -> list[int]:
+    """``point`` (screen pixels) in the model space screenpilot's default Qwen2.5-VL prompt uses."""
+    from screenpilot.agent.actions import Point
+
+    size = model_size_for(VIEWPORT)
+    at = screen_to_model(Point(*point), VIEWPORT, size)
+    return [at.x, at.y]
+
+
+def reply(action: str, **arguments: object) -> str:
+    """A Qwen2.5-VL ``computer_use`` tool call."""
+    call = {"name": "computer_use", "arguments": {"action": action, **arguments}}
+    return f"<tool_call>\n{json.dumps(call)}\n</tool_call>"
+
+
+def round_plan(steps: int) -> list[tuple[str | None, str]]:
+    """(action type measured or None for an unmeasured set-up step, reply) for one round."""
+    plan: list[tuple[str | None, str]] = [("click", reply("left_click", coordinate=model_point(BUTTONS[i % 2])))
+                                          for i in range(steps)]
+    plan.append((None, reply("left_click", coordinate=model_point(FIELD))))
+    plan += [("type", reply("type", text=TYPED)) for _ in range(steps)]
+    plan += [("scroll", reply("scroll", coordinate=model_point(SCROLL_AT), pixels=-VIEWPORT[1]))
+             for _ in range(steps)]
+    plan.append(("terminate", reply("terminate", status="success")))
+    return plan
+
+
+def screenpilot_round(url: str, steps: int, work: Path) -> dict[str, list[float]]:
+    """Milliseconds per measured step of one screenpilot round, by action type."""
+    import screenpilot
+    from screenpilot.agent.run.trajectory import read_steps
+
+    plan = round_plan(steps)
+    replies = work / f"replies-{time.monotonic_ns()}.json"
+    replies.write_text(json.dumps([text for _, text in plan]))
+    with screenpilot.browser(url, model=f"scripted:{replies}", out=work / "runs", quiet=True,
+                             max_steps=len(plan) + 1) as session:
+        session.run("bench")
+        ended = time.time()
+        recorded = read_steps(session.run_dir)
+    times: dict[str, list[float]] = {name: [] for name in ACTIONS}
+    starts = [s.started_at for s in recorded] + [ended]
+    for (kind, _), step, next_start in zip(plan, recorded, starts[1:], strict=True):
+        if kind is not None:
+            times[kind].append((next_start - step.started_at - (step.timings.model or 0.0)) * 1000)
+    return times
+
+
+def bare_round(page: Any, steps: int) -> dict[str, list[float]]:
+    """Milliseconds per step of one bare Playwright round: a PNG screenshot and one action."""
+    times: dict[str, list[float]] = {name: [] for name in ACTIONS}
+
+    def step(kind: str | None, action: Callable[[], object]) -> None:
+        start = time.perf_counter()
+        page.screenshot(type="png")
+        action()
+        if kind is not None:
+            times[kind].append((time.perf_counter() - start) * 1000)
+
+    page.evaluate("window.scrollTo(0, 0)")
+    for i in range(steps):
+        target = BUTTONS[i % 2]
+        step("click", lambda: page.mouse.click(*target))  # noqa: B023 - called at once
+    step(None, lambda: page.mouse.click(*FIELD))
+    for _ in range(steps):
+        step("type", lambda: page.keyboard.type(TYPED))
+    for _ in range(steps):
+        step("scroll", lambda: page.mouse.wheel(0, VIEWPORT[1]))
+    step("terminate", lambda: None)
+    return times
+
+
+def long_type_s(url: str, work: Path) -> float:
+    """Seconds of the screenpilot step that types :data:`LONG_TYPE` characters into a textarea."""
+    import screenpilot
+    from screenpilot.agent.run.trajectory import read_steps
+
+    replies = work / "long.json"
+    replies.write_text(json.dumps([reply("left_click", coordinate=model_point((600, 215))),
+                                   reply("type", text="x" * LONG_TYPE), reply("terminate", status="success")]))
+    with screenpilot.browser(url, model=f"scripted:{replies}", out=work / "runs", quiet=True) as session:
+        session.run("long")
+        steps = read_steps(session.run_dir)
+        typed = session.page.evaluate("document.getElementById('long').value.length")
+    if typed != LONG_TYPE:
+        raise SystemExit(f"the long type arrived as {typed} characters, not {LONG_TYPE}")
+    return steps[2].started_at - steps[1].started_at - (steps[1].timings.model or 0.0)
+
+
+def animated(url: str, repeats: int) -> dict[str, tuple[int, int, float]]:
+    """Per animation kind: (settles that returned after the animation ended, repeats, median settle ms)."""
+    from screenpilot.agent.actions import Click, Point
+    from screenpilot.tools.web.browser import BrowserExecutor, BrowserSettings
+
+    results: dict[str, tuple[int, int, float]] = {}
+    with BrowserExecutor(BrowserSettings(start_url=url, viewport=VIEWPORT)) as browser:
+        for kind, button in (("css transition", ANIMATE_CSS), ("js animation", ANIMATE_RAF)):
+            done, settles = 0, []
+            for _ in range(repeats):
+                browser.execute(Click(Point(*button)))
+                settles.append(browser.settle() * 1000)
+                done += browser.page.evaluate("window.done") is True
+                browser.page.wait_for_function("window.done === true")
+            results[kind] = (done, repeats, statistics.median(settles))
+    return results
+
+
+def browser_use_available() -> bool:
+    try:
+        import browser_use  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
+    parser.add_argument("--steps", type=int, default=8, help="measured steps per action type and round (default 8)")
+    parser.add_argument("--animated", type=int, default=10, help="settles per animation kind (default 10)")
+    parser.add_argument("--with-browser-use", action="store_true", help="also browser-use, when importable")
+    parser.add_argument("--json", type=Path, help="also write the numbers here")
+    args = parser.parse_args()
+
+    # One Playwright driver per thread (sync Playwright cannot nest): the bare loop borrows screenpilot's.
+    from screenpilot.tools.web.session import _acquire_playwright, _release_playwright, chromium_args, find_chromium
+
+    with tempfile.TemporaryDirectory(prefix="screenpilot-bench-") as tmp:
+        work = Path(tmp)
+        page_file = work / "bench_page.html"
+        page_file.write_text(PAGE)
+        url = page_file.as_uri()
+        ours: dict[str, list[float]] = {name: [] for name in ACTIONS}
+        bare: dict[str, list[float]] = {name: [] for name in ACTIONS}
+        playwright = _acquire_playwright()
+        try:
+            executable = find_chromium(None, playwright.chromium.executable_path)
+            browser = playwright.chromium.launch(executable_path=executable, args=chromium_args(()))  # our flags
+            page = browser.new_page(viewport={"width": VIEWPORT[0], "height": VIEWPORT[1]})
+            page.goto(url)
+            for number in range(1, args.rounds + 1):
+                for kind, values in screenpilot_round(url, args.steps, work).items():
+                    ours[kind] += values
+                page.goto(url)
+                for kind, values in bare_round(page, args.steps).items():
+                    bare[kind] += values
+                print(f"round {number}/{args.rounds} done", file=sys.stderr)
+            browser.close()
+        finally:
+            _release_playwright()
+        long_s = long_type_s(url, work)
+        animation = animated(url, args.animated)
+
+    load = os.getloadavg()
+    print(f"one step outside the model, ms (medians of {args.rounds} rounds x {args.steps} steps; "
+          f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores)")
+    print(f"{'action':>10} {'screenpilot':>11} {'bare':>7} {'ratio_vs_bare':>13}")
+    table = {}
+    for kind in ACTIONS:
+        mine, theirs = statistics.median(ours[kind]), statistics.median(bare[kind])
+        table[kind] = {"screenpilot_ms": round(mine, 1), "bare_ms": round(theirs, 1),
+                       "ratio_vs_bare": round(mine / theirs, 2)}
+        print(f"{kind:>10} {mine:>11.0f} {theirs:>7.0f} {mine / theirs:>13.2f}")
+    print(f"type of {LONG_TYPE:,} characters: {long_s:.2f} s for the whole step")
+    for kind, (done, repeats, settle_ms) in animation.items():
+        print(f"{kind}: settle returned after the animation ended {done}/{repeats} "
+              f"({100 * done / repeats:.0f} %), median settle {settle_ms:.0f} ms")
+    if args.with_browser_use:
+        print("browser-use: " + ("importable, but its loop needs an LLM client object; not measured here"
+                                 if browser_use_available() else "not installed (see this script's docstring)"))
+    if args.json:
+        args.json.write_text(json.dumps({"steps": table, "long_type_s": round(long_s, 3),
+                                         "animated": {k: {"after_end": d, "repeats": r, "settle_ms": round(s, 1)}
+                                                      for k, (d, r, s) in animation.items()},
+                                         "load": load}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
