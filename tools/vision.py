@@ -189,6 +189,11 @@ def _ocr_engine(region: bool = False) -> Any:
         raise ConfigError(f"rapidocr cannot run ({exc}); {OCR_INSTALL_HINT}") from None
 
 
+def require_ocr() -> None:
+    """Build the OCR engine now; ConfigError (with the install command) when it cannot run."""
+    _ocr_engine()
+
+
 def _quad_box(quad: Any) -> Box:
     points = np.asarray(quad, dtype=float).reshape(-1, 2)
     left, top = np.floor(points.min(axis=0))
@@ -557,6 +562,21 @@ def find_text(
     """
     best = locate_text(screen, text, min_similarity, near).best
     return best if best is not None and best.score >= min_similarity else None
+
+
+def lines_showing(lines: Sequence[TextLine], values: Sequence[str], margin: int = 2) -> list[Box]:
+    """The boxes (grown by ``margin`` pixels on every side) of the ``lines`` whose text contains
+    one of ``values``: an exact, case-sensitive substring, or the same with all whitespace
+    removed from both (OCR drops and adds spaces). For painting secrets over; a value OCR
+    misreads, or one split over two lines, is not found."""
+    wanted = [(value, "".join(value.split())) for value in values if value.strip()]
+    boxes: list[Box] = []
+    for line in lines:
+        squeezed = "".join(line.text.split())
+        if any(value in line.text or (bare and bare in squeezed) for value, bare in wanted):
+            left, top, width, height = line.box
+            boxes.append((left - margin, top - margin, width + 2 * margin, height + 2 * margin))
+    return boxes
 
 
 # --- anchors -------------------------------------------------------------------------------------

@@ -283,6 +283,10 @@ def target_options(  # noqa: PLR0913 - one parameter per command-line option
     no_fail_safe: Annotated[bool, typer.Option(
         help="desktop: disable PyAutoGUI's corner fail-safe (off anyway on virtual displays)",
         rich_help_panel=WHERE_PANEL)] = False,
+    mask_secrets_ocr: Annotated[bool, typer.Option(
+        help="desktop: OCR every screenshot and paint over the text lines that show a --secret value (costs an OCR "
+        "pass per step; covers only text OCR reads, see the README); needs --desktop and a --secret",
+        rich_help_panel=WHERE_PANEL)] = False,
     phone: Annotated[str | None, typer.Option(
         metavar="DEVICE", help="drive an emulated phone (Chromium with the phone's screen, touch and user agent), "
         "e.g. pixel-7, iphone-13, galaxy-s9-plus; the start page comes from --url",
@@ -300,6 +304,9 @@ def target_options(  # noqa: PLR0913 - one parameter per command-line option
         "storage and logins stay for the next run", rich_help_panel=WHERE_PANEL)] = None,
 ) -> Target:
     """Where the agent acts; ConfigError for options that do not go together."""
+    if mask_secrets_ocr and not desktop:
+        raise ConfigError("--mask-secrets-ocr is for --desktop; browser and phone screenshots have secrets painted "
+                          "over without it")
     if (cdp_url or user_data_dir) and (phone or adb is not None or desktop):
         raise ConfigError("--cdp-url and --user-data-dir are for the browser, not --desktop, --phone or --adb")
     if cdp_url and (user_data_dir or browser_path or headed):
@@ -319,7 +326,7 @@ def target_options(  # noqa: PLR0913 - one parameter per command-line option
         if url:
             raise ConfigError("--url is for the browser and --phone; on the desktop, --launch starts an application")
         return DesktopTarget(monitor, virtual_display, tuple(launch or ()),
-                             fail_safe=not no_fail_safe and virtual_display is None)
+                             fail_safe=not no_fail_safe and virtual_display is None, mask_secrets_ocr=mask_secrets_ocr)
     if virtual_display or launch:
         raise ConfigError("--virtual-display and --launch need --desktop")
     return BrowserTarget(url, parse_size(viewport), headed, browser_path, cdp_url=cdp_url, user_data_dir=user_data_dir)
@@ -327,8 +334,8 @@ def target_options(  # noqa: PLR0913 - one parameter per command-line option
 
 WHERE = OptionGroup(target_options)
 """Browser, desktop and phone options (``run``)."""
-BROWSER = WHERE.without("url", "desktop", "monitor", "virtual_display", "launch", "no_fail_safe", "phone", "adb",
-                        "cdp_url", "user_data_dir")
+BROWSER = WHERE.without("url", "desktop", "monitor", "virtual_display", "launch", "no_fail_safe", "mask_secrets_ocr",
+                        "phone", "adb", "cdp_url", "user_data_dir")
 """The browser's window and executable options, and its viewport: a :class:`BrowserTarget` without a URL. Episodes
 (scenarios, evaluations, calibration) always start a fresh browser of their own, so the user's browser
 (``--cdp-url``) and a persistent profile (``--user-data-dir``) are left out."""
@@ -491,6 +498,10 @@ def run_settings(task: str, *, where: Target, model: ModelOptions, prompt: Promp
                  safety: SafetyOptions, output: RunOutput, planner: PlannerSettings | None = None) -> RunSettings:
     """The settings of one run from its option groups (the secrets are read now)."""
     start_url = where.url if isinstance(where, BrowserTarget | PhoneTarget) else None
+    secrets = safety.secret_store(start_url)
+    if isinstance(where, DesktopTarget) and where.mask_secrets_ocr and not secrets:
+        raise ConfigError("--mask-secrets-ocr masks the values of secrets: give them with --secret NAME (value from "
+                          "$NAME) or --secrets-file")
     return RunSettings(task=task, model=model.required(), target=where, prompt=prompt, max_steps=output.max_steps,
                        max_model_errors=output.max_model_errors, out_dir=output.out, quiet=output.quiet,
-                       policy=safety.policy, secrets=safety.secret_store(start_url), planner=planner)
+                       policy=safety.policy, secrets=secrets, planner=planner)

@@ -104,7 +104,8 @@ def open_executor(
     With ``policy``, the browser checks every navigation the page starts (redirects, links,
     new tabs) with :meth:`SafetyPolicy.check_url` and blocks denied ones before they load, and takes uploads from the
     policy's ``upload_dir``.
-    ``mask_values``: secret values; browser fields showing one are masked in screenshots.
+    ``mask_values``: secret values; browser fields showing one are masked in screenshots, and on the desktop with
+    ``target.mask_secrets_ocr`` the text lines OCR reads one in.
     """
     if isinstance(target, BrowserTarget):
         from screenpilot.tools.web.browser import BrowserExecutor, BrowserSettings
@@ -136,7 +137,13 @@ def open_executor(
         from screenpilot.tools.x11.desktop import DesktopSettings, open_desktop
 
         settings = DesktopSettings(monitor=target.monitor, fail_safe=target.fail_safe)
+        if target.mask_secrets_ocr:
+            from screenpilot.tools.vision import require_ocr
+
+            require_ocr()  # ConfigError with the install command before anything starts
         with open_desktop(settings, virtual_display=target.virtual_display, launch=target.launch) as desktop:
+            if target.mask_secrets_ocr:
+                desktop.hide_values(mask_values)
             yield desktop
 
 

@@ -77,12 +77,14 @@ class BrowserTarget:
 @dataclass(frozen=True)
 class DesktopTarget:
     """Drive an X11 desktop: a monitor (1-based) of ``DISPLAY``, or a virtual display of
-    ``virtual_display`` (width, height) pixels started for the run, with ``launch`` commands."""
+    ``virtual_display`` (width, height) pixels started for the run, with ``launch`` commands.
+    ``mask_secrets_ocr``: OCR every screenshot and paint over text showing a secret's value."""
 
     monitor: int = 1
     virtual_display: tuple[int, int] | None = None
     launch: tuple[str, ...] = ()
     fail_safe: bool = True
+    mask_secrets_ocr: bool = False
 
 
 @dataclass(frozen=True)

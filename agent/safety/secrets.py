@@ -6,7 +6,8 @@ secret's domains (no domain restriction on the desktop, where there is no URL). 
 written to the trajectory passes through :meth:`SecretStore.redact`, and browser and phone
 screenshots are painted over wherever the page shows a value (fields, text, same-origin frames;
 see :data:`screenpilot.tools.web.session.SECRET_BOXES_JS`), so values reach neither prompts,
-logs, run folders nor saved images. On the desktop the screen is not searched.
+logs, run folders nor saved images. On the desktop the screen is searched only with
+``--mask-secrets-ocr`` (OCR of every screenshot; see :func:`screenpilot.tools.x11.desktop.paint_secret_text`).
 
 Values come from the environment (``--secret NAME`` reads ``$NAME``) or from a file of
 ``NAME=value`` lines (``--secrets-file``); never from the command line in clear.

@@ -26,6 +26,11 @@ Typing. ``typing="auto"`` uses :class:`screenpilot.tools.x11.xkeyboard.XTestTypi
 layout respected; see that module for measurements of PyAutoGUI and xdotool). ``"xdotool"``
 runs ``xdotool type --delay N -- TEXT`` per line (needs the ``xdotool`` program);
 ``"pyautogui"`` uses ``pyautogui.write`` and accepts printable ASCII except ``<`` only.
+
+Secrets. After :meth:`DesktopExecutor.hide_values` (opt-in: ``run --desktop --mask-secrets-ocr``),
+every screenshot is OCR'd (:func:`screenpilot.tools.vision.ocr_lines`) and each text line that
+shows one of the values is painted over in the browser's mask colour before the Frame is made.
+It covers what OCR reads on the screen at capture time, nothing else (see the README).
 """
 
 from __future__ import annotations
@@ -447,6 +452,7 @@ class DesktopExecutor:
         self._closed = False
         self._typist: Typist | None = None
         self._mss: Any = None
+        self._hidden_values: list[str] = []
         if not sys.platform.startswith("linux"):
             raise ConfigError(f"the desktop executor drives X11 displays (Linux); this is {sys.platform}")
         display, xauthority = resolve_display(settings, os.environ)
@@ -514,15 +520,28 @@ class DesktopExecutor:
         return self.geometry.size
 
     def screenshot(self) -> Frame:
-        """Capture the monitor (mss); the image is RGB, ``size`` pixels."""
+        """Capture the monitor (mss); the image is RGB, ``size`` pixels. With values to hide
+        (:meth:`hide_values`) the text lines showing one are painted over first; ``extra`` then
+        has ``masked_lines`` (how many) and ``mask_ocr_s`` (seconds the OCR took)."""
         self._check_open()
         with self._guard("screenshot"):
             start = time.perf_counter()
             shot = self._mss.grab(self._monitor_box)
             image = Image.frombytes("RGB", shot.size, shot.bgra, "raw", "BGRX")
             capture_s = time.perf_counter() - start
-        return Frame(image=image, taken_at=time.time(), capture_s=capture_s,
-                     extra={"display": self.display, "monitor": self.settings.monitor})
+        extra: dict[str, object] = {"display": self.display, "monitor": self.settings.monitor}
+        if self._hidden_values:
+            started = time.perf_counter()
+            extra["masked_lines"] = paint_secret_text(image, self._hidden_values)
+            extra["mask_ocr_s"] = round(time.perf_counter() - started, 3)
+        return Frame(image=image, taken_at=time.time(), capture_s=capture_s, extra=extra)
+
+    def hide_values(self, values: Sequence[str]) -> None:
+        """From the next screenshot on, OCR each capture and paint over every text line showing
+        one of ``values`` (:func:`paint_secret_text`); an empty list turns it off. Without OCR
+        (rapidocr) installed, :meth:`screenshot` then raises ConfigError rather than return an
+        unmasked image (check first with :func:`screenpilot.tools.vision.require_ocr`)."""
+        self._hidden_values = [value for value in values if value]
 
     def execute(self, action: Action) -> None:
         """Carry out one screen-space action (see the class docstring for errors)."""
@@ -739,6 +758,22 @@ def _mss_version(mss: ModuleType) -> tuple[int, ...]:
     for piece in str(getattr(mss, "__version__", "0")).split(".")[:2]:
         parts.append(int(piece) if piece.isdigit() else 0)
     return tuple(parts)
+
+
+def paint_secret_text(image: Image.Image, values: Sequence[str]) -> int:
+    """Paint (in place, in the browser's mask colour) every text line OCR finds on ``image``
+    that shows one of ``values`` (:func:`screenpilot.tools.vision.lines_showing`); returns how
+    many lines were painted."""
+    from PIL import ImageDraw
+
+    from screenpilot.tools.vision import lines_showing, ocr_lines
+    from screenpilot.tools.web.base import MASK_COLOR
+
+    boxes = lines_showing(ocr_lines(image), values)
+    draw = ImageDraw.Draw(image)
+    for left, top, width, height in boxes:
+        draw.rectangle((left, top, left + width - 1, top + height - 1), fill=MASK_COLOR)
+    return len(boxes)
 
 
 # -- CLI entry ------------------------------------------------------------------------------
