@@ -5,6 +5,7 @@ Usage::
     python bench/loop_vs_bare.py                    # 5 interleaved rounds, 8 steps per action type
     python bench/loop_vs_bare.py --rounds 9 --steps 10 --json out.json
     python bench/loop_vs_bare.py --with-browser-use # also browser-use, when it is importable (see below)
+    python bench/loop_vs_bare.py --desktop          # also the desktop: the Tk test app on Xvfb vs mss + XTEST
 
 Both loops run in the same process on the same local page (``bench_page.html``, written to a temporary folder:
 a button, a text field and a long page) in headless Chromium at 1280x720, round after round, interleaved, so
@@ -205,6 +206,64 @@ def animated(url: str, repeats: int) -> dict[str, tuple[int, int, float]]:
     return results
 
 
+TK_APP = ROOT / "tests" / "tools" / "apps" / "tk_app.py"
+DESKTOP_PADS = ((250, 60), (350, 60))
+"""Two points on the Tk test app's pad, which takes clicks and never redraws."""
+
+
+def desktop_rounds(rounds: int, steps: int, work: Path) -> tuple[list[float], list[float]]:
+    """Milliseconds per click step on the Tk test app on a private Xvfb: (screenpilot's loop, a bare loop of an mss
+    grab and one XTEST click), interleaved round by round on the same display."""
+    import mss
+    from Xlib import X
+    from Xlib.display import Display
+    from Xlib.ext import xtest
+
+    import screenpilot
+    from screenpilot.agent.run.trajectory import read_steps
+
+    size = (1280, 720)
+    plan = [reply("left_click", coordinate=list(screen_to_model_xy(DESKTOP_PADS[i % 2], size))) for i in range(steps)]
+    replies = work / "desktop.json"
+    replies.write_text(json.dumps([*plan, reply("terminate", status="success")] * rounds))
+    ours: list[float] = []
+    bare: list[float] = []
+    launch = [f"{sys.executable} {TK_APP} {work / 'tk_state.json'}"]
+    with screenpilot.desktop(virtual_display="1280x720", launch=launch, model=f"scripted:{replies}",
+                             out=work / "runs", quiet=True) as session:
+        time.sleep(1.0)  # the app's first paint
+        display = Display(session.executor.display)  # type: ignore[attr-defined]
+        grabber = getattr(mss, "MSS", mss.mss)(display=session.executor.display)  # type: ignore[attr-defined]
+        box = {"left": 0, "top": 0, "width": size[0], "height": size[1]}
+        for _ in range(rounds):
+            first = session.steps
+            session.run("desktop bench")
+            ended = time.time()
+            recorded = read_steps(session.run_dir)[first:]
+            starts = [s.started_at for s in recorded] + [ended]
+            ours += [(starts[i + 1] - step.started_at - (step.timings.model or 0.0)) * 1000
+                     for i, step in enumerate(recorded[:-1])]
+            for i in range(steps):
+                x, y = DESKTOP_PADS[i % 2]
+                start = time.perf_counter()
+                grabber.grab(box)
+                xtest.fake_input(display, X.MotionNotify, x=x, y=y)
+                xtest.fake_input(display, X.ButtonPress, 1)
+                xtest.fake_input(display, X.ButtonRelease, 1)
+                display.sync()
+                bare.append((time.perf_counter() - start) * 1000)
+        grabber.close()
+        display.close()
+    return ours, bare
+
+
+def screen_to_model_xy(point: tuple[int, int], screen: tuple[int, int]) -> tuple[int, int]:
+    from screenpilot.agent.actions import Point
+
+    at = screen_to_model(Point(*point), screen, model_size_for(screen))
+    return at.x, at.y
+
+
 def browser_use_available() -> bool:
     try:
         import browser_use  # type: ignore[import-not-found]  # noqa: F401
@@ -219,6 +278,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8, help="measured steps per action type and round (default 8)")
     parser.add_argument("--animated", type=int, default=10, help="settles per animation kind (default 10)")
     parser.add_argument("--with-browser-use", action="store_true", help="also browser-use, when importable")
+    parser.add_argument("--desktop", action="store_true", help="also the desktop (Tk app on Xvfb) against mss + XTEST")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args()
 
@@ -250,6 +310,7 @@ def main() -> None:
             _release_playwright()
         long_s = long_type_s(url, work)
         animation = animated(url, args.animated)
+        desktop = desktop_rounds(args.rounds, args.steps, work) if args.desktop else None
 
     load = os.getloadavg()
     print(f"one step outside the model, ms (medians of {args.rounds} rounds x {args.steps} steps; "
@@ -265,6 +326,12 @@ def main() -> None:
     for kind, (done, repeats, settle_ms) in animation.items():
         print(f"{kind}: settle returned after the animation ended {done}/{repeats} "
               f"({100 * done / repeats:.0f} %), median settle {settle_ms:.0f} ms")
+    if desktop is not None:
+        mine, theirs = statistics.median(desktop[0]), statistics.median(desktop[1])
+        table["desktop click"] = {"screenpilot_ms": round(mine, 1), "bare_ms": round(theirs, 1),
+                                  "ratio_vs_bare": round(mine / theirs, 2)}
+        print(f"desktop click (Tk app, Xvfb): screenpilot {mine:.0f} ms, bare mss + XTEST {theirs:.0f} ms, "
+              f"ratio_vs_bare {mine / theirs:.2f}")
     if args.with_browser_use:
         print("browser-use: " + ("importable, but its loop needs an LLM client object; not measured here"
                                  if browser_use_available() else "not installed (see this script's docstring)"))
