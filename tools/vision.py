@@ -27,6 +27,7 @@ from __future__ import annotations
 import difflib
 import functools
 import hashlib
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -205,6 +206,7 @@ OCR_CACHE_SIZE = 16
 """How many OCR results (one per image content and region) are kept for reuse."""
 
 _ocr_cache: OrderedDict[tuple[str, Box | None], tuple[TextLine, ...]] = OrderedDict()
+_ocr_cache_lock = threading.Lock()
 
 
 def image_digest(image: ImageLike) -> str:
@@ -214,12 +216,15 @@ def image_digest(image: ImageLike) -> str:
     else:
         array = np.ascontiguousarray(image)
         data, shape = array.tobytes(), f"{array.dtype}{array.shape}"
-    return hashlib.blake2b(data, digest_size=16, person=shape.encode()[:16]).hexdigest()
+    digest = hashlib.blake2b(shape.encode() + b"\0", digest_size=16)
+    digest.update(data)
+    return digest.hexdigest()
 
 
 def clear_ocr_cache() -> None:
     """Forget every cached OCR result."""
-    _ocr_cache.clear()
+    with _ocr_cache_lock:
+        _ocr_cache.clear()
 
 
 def _clip(region: Box, size: tuple[int, int]) -> Box | None:
@@ -258,9 +263,10 @@ def ocr_lines(screen: ImageLike, region: Box | None = None) -> list[TextLine]:
     if clipped == (0, 0, image.width, image.height):
         clipped = None
     key = (image_digest(image), clipped)
-    if key in _ocr_cache:
-        _ocr_cache.move_to_end(key)
-        return list(_ocr_cache[key])
+    with _ocr_cache_lock:
+        if key in _ocr_cache:
+            _ocr_cache.move_to_end(key)
+            return list(_ocr_cache[key])
     if clipped is None:
         lines = _run_ocr(image)
     else:
@@ -268,9 +274,10 @@ def ocr_lines(screen: ImageLike, region: Box | None = None) -> list[TextLine]:
         found = _run_ocr(image.crop((left, top, left + width, top + height)), region=True)
         lines = [TextLine(ln.text, (ln.box[0] + left, ln.box[1] + top, ln.box[2], ln.box[3]), ln.confidence)
                  for ln in found]
-    _ocr_cache[key] = tuple(lines)
-    while len(_ocr_cache) > OCR_CACHE_SIZE:
-        _ocr_cache.popitem(last=False)
+    with _ocr_cache_lock:
+        _ocr_cache[key] = tuple(lines)
+        while len(_ocr_cache) > OCR_CACHE_SIZE:
+            _ocr_cache.popitem(last=False)
     return lines
 
 
@@ -517,7 +524,7 @@ def locate_text(
        the region are ignored. A match of at least :data:`WORD_MATCH` (the query as a whole line
        or as whole words) there is the answer.
     2. OCR of the whole screen (cached per frame by :func:`ocr_lines`), as
-       :func:`best_text_match` ranks it.
+       :func:`best_text_match` ranks it (what a lookup gave before regions were read first).
     3. Still below ``min_similarity`` and a short query (:func:`is_glyph_query`):
        :func:`find_glyph`, first in the region around ``near``, then on the whole screen.
     """
@@ -535,7 +542,8 @@ def locate_text(
             return TextSearch(best, ", ".join(steps), len(lines))
     lines = ocr_lines(image)
     steps.append(f"OCR of the whole {size[0]}x{size[1]} screen ({len(lines)} text lines)")
-    best = _better(best, best_text_match(lines, text, near))
+    whole = best_text_match(lines, text, near)  # ranks as before regions existed: the region's reading only
+    best = whole if whole is not None else best  # reports a near miss when the whole screen has no text
     if (best is None or best.score < min_similarity) and is_glyph_query(text):
         glyph = None
         if region is not None and region[2:] != size:
