@@ -13,8 +13,8 @@ Ratios to the single-scale template match are given because absolute times depen
 machine and its load.
 
 Text lookups (``find_text``, what a replay's ``click: {text: ...}`` costs) follow, each with its
-ratio to OCR of the whole screen by rapidocr's default configuration (what every lookup paid
-before per-frame caching, ``near:`` regions and ``vision.OCR_PARAMS``): the first lookup on a
+ratio to one OCR pass over the whole screen by a separate engine with the settings lookups used
+before (what every lookup paid before per-frame caching and ``near:`` regions): the first lookup on a
 new frame (OCR cache emptied before each call), a second lookup on the same frame (cached), a
 ``near:`` lookup on a new frame (only the region around the point is read), and a single
 symbol (``=``, which the line detector skips: the glyph fallback) on a new frame and on a frame
@@ -101,7 +101,7 @@ def lookups(screen: Image.Image, repeats: int, text: str, near: tuple[int, int],
     vision.clear_ocr_cache()
     vision.find_text(screen, text)
     return {
-        "old: ocr per lookup (defaults)": median_ms(lambda: old(screen.convert("RGB")), times),
+        "old: whole-screen OCR per lookup": median_ms(lambda: old(screen.convert("RGB")), times),
         "lookup, first on a frame": median_ms(fresh(lambda: vision.find_text(screen, text)), times),
         "lookup, same frame again": median_ms(lambda: vision.find_text(screen, text), repeats),
         "lookup with near:, first": median_ms(fresh(lambda: vision.find_text(screen, text, near=near)), times),
@@ -152,7 +152,7 @@ def main() -> int:
         if ocr:
             x, y = (int(v) for v in args.near.split(","))
             found = lookups(screen, args.repeats, args.text, (x, y), args.symbol)
-            old = found["old: ocr per lookup (defaults)"]
+            old = found["old: whole-screen OCR per lookup"]
             print(f"  text lookups ({args.text!r}; ratio to the old per-lookup OCR)")
             for label, ms in found.items():
                 print(f"  {label:<34} {ms:8.1f} ms   x{ms / old:6.2f}")
