@@ -13,6 +13,8 @@ Capabilities are protocols an executor satisfies by having the member, checked w
 * :class:`OnXDisplay`: the screen is an X display: desktop checks run X clients on it.
 * :class:`MasksSecrets`: the executor can paint over fields that show secret values, so the
   model never sees a typed password.
+* :class:`ProbesElements`: the executor notes what the page's elements held when it acted on them (replay scripts
+  check those results).
 * :class:`SavesDownloads`: the executor keeps what its screen downloads; the runner hands it the run folder's
   ``downloads/`` (:data:`DOWNLOADS_FOLDER`) as soon as that folder exists.
 
@@ -101,6 +103,15 @@ class MasksSecrets(Protocol):
         ...
 
 
+@runtime_checkable
+class ProbesElements(Protocol):
+    """An executor that probes the elements it acts on (:mod:`screenpilot.tools.web.element_probe`)."""
+
+    def take_probes(self) -> list[dict[str, object]]:
+        """The probes (JSON-ready) taken since the last call, oldest first."""
+        ...
+
+
 DOWNLOADS_FOLDER = "downloads"
 """The folder of a run folder that downloads are saved in."""
 
@@ -129,4 +140,4 @@ def refuse_web_action(action: Action, where: str, hint: str) -> NoReturn:
 
 
 __all__ = ["DOWNLOADS_FOLDER", "EXECUTOR_KINDS", "Executor", "ExecutorKind", "MasksSecrets", "OnXDisplay",
-           "SavesDownloads", "ShowsPage", "keep_downloads", "refuse_web_action"]
+           "ProbesElements", "SavesDownloads", "ShowsPage", "keep_downloads", "refuse_web_action"]

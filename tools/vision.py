@@ -174,7 +174,7 @@ read the region around ``near`` first and results are cached per frame)."""
 
 REGION_OCR_PARAMS: dict[str, object] = {**OCR_PARAMS, "Det.limit_type": "max", "Det.limit_side_len": 2048}
 """The settings for reading a region: detection at the region's own size. rapidocr's default
-would scale a 640x320 region's shorter side up to 736 px (1472x736), as costly as a whole
+would scale a 480x240 region's shorter side up to 736 px (1472x736), as costly as a whole
 screen; this second engine is built the first time a region is read."""
 
 
@@ -363,7 +363,7 @@ def best_text_match(
     return max(candidates, key=lambda c: c.score)
 
 
-NEAR_REGION = (640, 320)
+NEAR_REGION = (480, 240)
 """(width, height) in screen pixels of the region read first around a lookup's ``near`` point
 (moved inside the screen); the whole screen is read only when that region has no good match."""
 

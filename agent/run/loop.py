@@ -34,7 +34,7 @@ from screenpilot.agent.safety.policy import AllowAll, HumanChannel, NobodyAvaila
 from screenpilot.agent.safety.secrets import SecretStore
 from screenpilot.models.base import ModelBackend, ModelReply, PromptFormat, Turn
 from screenpilot.models.resize import resize_image
-from screenpilot.tools.base import Executor
+from screenpilot.tools.base import Executor, ProbesElements
 
 RunStatus = Literal["success", "failure", "error", "stopped"]
 
@@ -84,7 +84,8 @@ class StepRecord:
     capture, planner, model, execute, settle, total. ``plan``: the planner's part of the step (runs with a
     planner only; ``reply`` and ``model_*`` are then the grounder's). ``call`` (Python API sessions only): what
     the step was for, as (kind, text): ``("act", instruction)``, ``("run", task)``, ``("extract", question)``
-    or ``("code", action)``.
+    or ``("code", action)``. ``probes``: what the page's elements held at the observation and after each pointer or
+    typing action (browser and phone; :mod:`screenpilot.tools.web.element_probe`).
     """
 
     index: int
@@ -103,6 +104,7 @@ class StepRecord:
     timings: dict[str, float] = field(default_factory=dict)
     call: tuple[str, str] | None = None
     plan: PlanRecord | None = None
+    probes: list[dict[str, object]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,8 @@ class Agent:
                 self._act(step)
             except ScreenpilotError as exc:
                 self._failed(step, exc)
+        if isinstance(self.executor, ProbesElements):
+            step.probes = self.executor.take_probes()
         step.timings["total"] = time.time() - started
         return step
 

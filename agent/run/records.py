@@ -93,6 +93,34 @@ class SessionCall(_Record):
     text: str
 
 
+class ElementState(_Record):
+    """One element as a probe found it (:mod:`screenpilot.tools.web.element_probe`): its ``selector`` (unique when
+    taken; None: none found), ``tag``, input ``type``, ``how`` the run acted on it (``click``, ``type``; None: a
+    fresh element), rendered ``text`` (whitespace collapsed), form ``value`` and ``checked`` state (None: not
+    recorded). ``secret``: a value or text held a secret and was left out."""
+
+    selector: str | None = None
+    tag: str | None = None
+    type: str | None = None
+    how: str | None = None
+    text: str | None = None
+    value: str | None = None
+    checked: bool | None = None
+    secret: bool | None = None
+
+
+class PageProbe(_Record):
+    """What the page held at one moment of a step: ``mode`` ``observe`` (the step's observation), ``click`` or
+    ``type`` (right after such an action); the ``target`` the action acted on; the current state of the
+    ``elements`` acted on in this document (most recent last); and the ``fresh`` elements, whose text was not on
+    the page before the latest action."""
+
+    mode: str
+    target: ElementState | None = None
+    elements: list[ElementState] = Field(default_factory=list)
+    fresh: list[ElementState] = Field(default_factory=list)
+
+
 class StepLine(_Record):
     """One line of ``steps.jsonl``: everything one step observed, said and did.
 
@@ -101,7 +129,8 @@ class StepLine(_Record):
     and ``actions_screen`` (screen pixels) are :func:`screenpilot.agent.actions.to_json` forms;
     ``verdicts`` pair with ``actions_screen`` in order, and ``executed`` counts the actions that
     were carried out. ``model_timings`` are the backend's own phases in seconds (free-form names). ``call`` is
-    written only by Python API sessions (see :class:`SessionCall`).
+    written only by Python API sessions (see :class:`SessionCall`); ``probes`` only by browser and phone runs
+    (see :class:`PageProbe`: the observation first, then one per pointer or typing action).
     """
 
     index: int
@@ -125,6 +154,7 @@ class StepLine(_Record):
     timings: StepTimings = Field(default_factory=StepTimings)
     call: SessionCall | None = None
     planner: PlannerLine | None = None
+    probes: list[PageProbe] | None = None
 
 
 class ResizeBounds(_Record):
@@ -201,6 +231,8 @@ def validation_message(error: ValidationError) -> str:
 
 
 __all__ = [
+    "ElementState",
+    "PageProbe",
     "PlannerLine",
     "ResizeBounds",
     "RunLimits",

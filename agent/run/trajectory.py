@@ -37,6 +37,7 @@ from screenpilot.agent.errors import ConfigError, InfrastructureError
 from screenpilot.agent.run.loop import RunResult, StepRecord
 from screenpilot.agent.run.planner import PlanRecord
 from screenpilot.agent.run.records import (
+    PageProbe,
     PlannerLine,
     RunRecord,
     SessionCall,
@@ -108,6 +109,8 @@ def step_line(step: StepRecord, screenshot_name: str) -> StepLine:
         optional["call"] = SessionCall(kind=step.call[0], text=step.call[1])
     if step.plan is not None:
         optional["planner"] = planner_line(step.plan)
+    if step.probes:
+        optional["probes"] = [PageProbe.model_validate(probe) for probe in step.probes]
     return StepLine(
         index=step.index,
         started_at=step.started_at,

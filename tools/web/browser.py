@@ -90,6 +90,7 @@ from screenpilot.agent.errors import ActionFailedError, ConfigError, ExecutorErr
 from screenpilot.tools.settle import GrayFrame, SettleSettings
 from screenpilot.tools.web import DEFAULT_NAVIGATION_TIMEOUT_S, DEFAULT_VIEWPORT, tabs
 from screenpilot.tools.web.base import Box, WebExecutor
+from screenpilot.tools.web.element_probe import ElementProbe
 from screenpilot.tools.web.keys import is_layout_char, playwright_chord
 from screenpilot.tools.web.session import (
     LaunchOptions,
@@ -179,6 +180,7 @@ class BrowserExecutor(WebExecutor):
     def __init__(self, settings: BrowserSettings | None = None, url_guard: UrlGuard | None = None) -> None:
         self.settings = settings = settings or BrowserSettings()
         self._pointer = Point(0, 0)
+        self._probe = ElementProbe()
         width, height = settings.viewport
         context = {"viewport": {"width": width, "height": height}, "device_scale_factor": settings.device_scale_factor}
         launch = LaunchOptions(headless=settings.headless, executable_path=settings.executable_path,
@@ -199,8 +201,14 @@ class BrowserExecutor(WebExecutor):
         return self._pointer
 
     def _frame_extra(self) -> dict[str, object]:
-        """``tabs``: how many tabs are open."""
+        """``tabs``: how many tabs are open. Probes the page for :meth:`take_probes` as well."""
+        self._probe.observe(self._session.page, self._hidden_values)
         return {"tabs": len(self._session.context.pages)}
+
+    def take_probes(self) -> list[dict[str, object]]:
+        """What the page's elements held at each observation and after each pointer or typing action since the
+        last call (:mod:`screenpilot.tools.web.element_probe`)."""
+        return self._probe.take()
 
     def describe(self) -> dict[str, object]:
         """What run.json records about this browser."""
@@ -318,6 +326,7 @@ class BrowserExecutor(WebExecutor):
                 raise ValueError(f"{type(action).__name__} is handled by the loop, not by an executor")
             case _:
                 assert_never(action)
+        self._probe.after_action(self._session.page, action, self._pointer, self._hidden_values)
 
     def _web_action(self, action: ListTabs | SwitchTab | CloseTab | NewTab | Upload) -> None:
         session = self._session

@@ -73,6 +73,7 @@ from screenpilot.tools.base import refuse_web_action
 from screenpilot.tools.settle import GrayFrame, SettleSettings
 from screenpilot.tools.web import DEFAULT_NAVIGATION_TIMEOUT_S, DEFAULT_PHONE
 from screenpilot.tools.web.base import Box, WebExecutor
+from screenpilot.tools.web.element_probe import ElementProbe
 from screenpilot.tools.web.keys import playwright_chord
 from screenpilot.tools.web.session import (
     LaunchOptions,
@@ -248,6 +249,7 @@ class PhoneExecutor(WebExecutor):
 
     def __init__(self, settings: PhoneSettings | None = None, url_guard: UrlGuard | None = None) -> None:
         self.settings = settings = settings or PhoneSettings()
+        self._probe = ElementProbe()
         launch = LaunchOptions(headless=settings.headless, executable_path=settings.executable_path,
                                extra_args=settings.extra_args, navigation_timeout_s=settings.navigation_timeout_s)
         super().__init__(launch, self._context_options, owner="phone executor", url_guard=url_guard,
@@ -293,8 +295,14 @@ class PhoneExecutor(WebExecutor):
         return corners
 
     def _frame_extra(self) -> dict[str, object]:
-        """The device name and its DSF."""
+        """The device name and its DSF. Probes the page for :meth:`take_probes` as well."""
+        self._probe.observe(self.page, self._hidden_values)
         return {"device": self.device, "device_scale_factor": self.dsf}
+
+    def take_probes(self) -> list[dict[str, object]]:
+        """What the page's elements held at each observation and after each tap or typing action since the last
+        call (:mod:`screenpilot.tools.web.element_probe`)."""
+        return self._probe.take()
 
     def _act(self, action: Action) -> None:
         match action:
@@ -322,6 +330,7 @@ class PhoneExecutor(WebExecutor):
                 raise ValueError(f"{type(action).__name__} is handled by the loop, not by an executor")
             case _:
                 assert_never(action)
+        self._probe.after_action(self.page, action, None, self._hidden_values, dpr=self.dsf)
 
     def _touch_action(self, action: Click | LongPress | Swipe | Drag | Scroll | MoveTo) -> None:
         match action:
