@@ -507,3 +507,19 @@ def _cmdline(proc_dir: Path) -> str:
         return (proc_dir / "cmdline").read_text()
     except OSError:
         return ""
+
+
+@needs_xvfb
+def test_settle_listens_for_x_damage_and_takes_no_capture_on_a_still_screen(
+        desktop: DesktopExecutor, tk_app: AppState, monkeypatch: pytest.MonkeyPatch) -> None:
+    captures: list[int] = []
+    original = desktop._small_capture
+
+    def counted() -> object:
+        captures.append(1)
+        return original()
+
+    monkeypatch.setattr(desktop, "_small_capture", counted)
+    desktop.settle()
+    assert desktop.describe()["settle"] == "x-damage"
+    assert captures == []

@@ -92,6 +92,7 @@ from screenpilot.agent.errors import (
 from screenpilot.agent.frame import Frame
 from screenpilot.tools.base import refuse_web_action
 from screenpilot.tools.settle import GrayFrame, SettleSettings, to_small_gray, wait_until_stable
+from screenpilot.tools.x11.damage import DamageUnavailable, ScreenDamage
 from screenpilot.tools.x11.xkeyboard import check_typable, normalize_text
 
 TypingBackend: TypeAlias = Literal["auto", "xtest", "xdotool", "pyautogui"]
@@ -452,6 +453,7 @@ class DesktopExecutor:
         self._closed = False
         self._typist: Typist | None = None
         self._mss: Any = None
+        self._damage: ScreenDamage | None = None
         self._hidden_values: list[str] = []
         if not sys.platform.startswith("linux"):
             raise ConfigError(f"the desktop executor drives X11 displays (Linux); this is {sys.platform}")
@@ -494,6 +496,10 @@ class DesktopExecutor:
         }
         if self._typist is None:
             self._typist = PyAutoGUITypist(self._pyautogui)
+        try:
+            self._damage = ScreenDamage(self.display)
+        except DamageUnavailable:
+            self._damage = None  # settle compares pixels
 
     def _make_typist_early(self) -> Typist | None:
         """The typist that needs no PyAutoGUI (None: PyAutoGUI's own, made after import)."""
@@ -669,11 +675,19 @@ class DesktopExecutor:
                 self._pyautogui.keyUp(name)
 
     def settle(self) -> float:
-        """Wait until the monitor stops changing (:func:`screenpilot.tools.settle.wait_until_stable` on
-        downscaled grey captures), at most ``settings.settle.max_wait_s``; returns seconds."""
+        """Wait until the screen stops changing, at most ``settings.settle.max_wait_s``; returns seconds.
+
+        With the X server's DAMAGE extension (:class:`~screenpilot.tools.x11.damage.ScreenDamage`): until nothing
+        has been drawn anywhere for ``quiet_window_s``, with no capture at all. Without it: downscaled grey captures
+        compared until stable (:func:`screenpilot.tools.settle.wait_until_stable`). ``fixed_delay_s`` sleeps."""
         self._check_open()
+        settings = self.settings.settle
         with self._guard("settle"):
-            return wait_until_stable(self._small_capture, self.settings.settle)
+            if self._damage is None or settings.fixed_delay_s is not None:
+                return wait_until_stable(self._small_capture, settings)
+            start = time.monotonic()
+            self._damage.wait_quiet(settings.quiet_window_s, settings.max_wait_s)
+            return time.monotonic() - start
 
     def _small_capture(self) -> GrayFrame:
         shot = self._mss.grab(self._monitor_box)
@@ -693,6 +707,7 @@ class DesktopExecutor:
             "typing": self._typist.name if self._typist is not None else self.settings.typing,
             "fail_safe": self.settings.fail_safe,
             "scroll_px_per_click": self.settings.scroll_px_per_click,
+            "settle": "x-damage" if self._damage is not None else "pixels",
         }
 
     def close(self) -> None:
@@ -701,6 +716,9 @@ class DesktopExecutor:
         if self._closed:
             return
         self._closed = True
+        if self._damage is not None:
+            self._damage.close()
+            self._damage = None
         for resource in (self._typist, self._mss):
             if resource is None:
                 continue
