@@ -17,9 +17,17 @@ When the run came from a scenario (``run.json`` records its source file), the sc
 its instruction, environment, setup, budget and checks (relative paths made absolute), so the
 script checks the same outcome. Otherwise it starts the screen the way ``run.json`` says the
 run did (``environment``: start URL and viewport, phone device, desktop launch commands and
-virtual display; older runs: the first step's URL) and checks the final answer, the final page
-path, or (desktop) a crop of the final screen. Secrets stay placeholders (``type: '{{NAME}}'``):
-the replay needs ``--secret NAME`` and refuses to start without it.
+virtual display; older runs: the first step's URL) and checks what the recording ended with: the
+final answer, the final page path and, from the run's element probes (``probes`` of steps.jsonl,
+:mod:`screenpilot.tools.web.element_probe`), ``selector`` checks of the values last typed, the state
+of the check boxes and the text of the element clicked last, and the text the last actions made the
+page show (:func:`result_checks`); the desktop gets the part of the final screen the run changed
+(:func:`final_screen_region`). A comment above each generated check says what it compares: such
+checks hold when the replay ends as the recording did, so they are to be replaced by checks of the
+result itself. Browser runs recorded before probes existed get a crop of the final screen when no
+answer or page path can be checked. Secrets stay placeholders (``type: '{{NAME}}'``): the replay
+needs ``--secret NAME`` and refuses to start without it; an element that held or showed a secret's
+value gets no check (the header says so), so no value reaches the script or a replay's report.
 """
 
 from __future__ import annotations
@@ -58,10 +66,12 @@ from screenpilot.agent.errors import ConfigError
 from screenpilot.agent.run.records import RunRecord, StepLine
 from screenpilot.agent.run.trajectory import read_run, read_steps
 from screenpilot.agent.scenario.file_format import load_scenario
+from screenpilot.agent.scenario.result_checks import final_screen_region, last_probe, region_threshold, result_checks
 from screenpilot.agent.scenario.spec import DEFAULT_IMAGE_THRESHOLD, BrowserEnvironment, ScenarioSpec
 from screenpilot.tools.vision import choose_anchor
 
 DEFAULT_ANCHOR_SIZE = (96, 64)
+_REGION_SLACK = 8
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
@@ -119,6 +129,12 @@ class _Writer:
     result: ScriptResult
     steps: list[Any] = field(default_factory=list)
     pointer: Point | None = None
+    check_notes: dict[str, str] = field(default_factory=dict)
+    """What each generated check compares, by check name (a comment above it in the file)."""
+    run_dir: Path = Path(".")
+    """The run folder the screenshots are in."""
+    unchecked: list[str] = field(default_factory=list)
+    """What the generated checks leave out on purpose, one line each (written in the header)."""
     _screens: dict[Path, Image.Image] = field(default_factory=dict)
 
     def anchor(self, screenshot: Path, point: Point, name: str | None = None) -> dict[str, Any]:
@@ -144,6 +160,27 @@ class _Writer:
                 f"{name or f'step {number}'}: the anchor around ({point.x}, {point.y}) has look-alikes on the screen "
                 f"(best other match {choice.elsewhere:.2f}); it is replayed with threshold {threshold:g}")
         return target
+
+    def region_check(self, before: Path, final: Path, settled: Sequence[Path]) -> dict[str, Any]:
+        """The desktop's final-screen check: the part of ``final`` changed since ``before`` (the screenshot before
+        the last actions) and not blinking in the ``settled`` screenshots taken after them
+        (:func:`final_screen_region`), saved as ``final.png``, looked for where it was (a few pixels of slack),
+        with :func:`region_threshold`."""
+        screen, earlier = self._screen(final), self._screen(before)
+        left, top, width, height = final_screen_region(earlier, screen, [self._screen(p) for p in settled])
+        crop = (left, top, left + width, top + height)
+        threshold = region_threshold(earlier.crop(crop), screen.crop(crop))
+        file = self.anchor_dir / "final.png"
+        screen.crop(crop).save(file)
+        self.result.anchors += 1
+        slack_left, slack_top = max(0, left - _REGION_SLACK), max(0, top - _REGION_SLACK)
+        region = [slack_left, slack_top, min(screen.width, left + width + _REGION_SLACK) - slack_left,
+                  min(screen.height, top + height + _REGION_SLACK) - slack_top]
+        self.check_notes["same final screen"] = (
+            f"compares the part of the final screen the run changed ({width}x{height} at {left},{top}) with the "
+            f"recording's, at correlation {threshold:g} (one glyph changed there fails it)")
+        return {"name": "same final screen", "screen_region": file.relative_to(self.out_file.parent).as_posix(),
+                "region": region, "threshold": threshold}
 
     def _screen(self, screenshot: Path) -> Image.Image:
         if screenshot not in self._screens:
@@ -292,17 +329,42 @@ def _plain_scenario(run: RunRecord, steps: Sequence[StepLine], writer: _Writer,
                                    "viewport": f"{viewport[0]}x{viewport[1]}"}}
     screenshot, answer = final
     checks: list[dict[str, Any]] = []
+    notes = writer.check_notes
     if answer:
         checks.append({"name": "same answer", "answer": answer})
+        notes["same answer"] = "compares the final answer with the one the recording gave"
     last_url = steps[-1].url
-    if executor.get("kind") != "desktop" and last_url:
+    desktop = "desktop" in environment
+    if not desktop and last_url:
         path = urlsplit(last_url).path or "/"
         checks.append({"name": "same final page", "url": re.escape(path) + "$"})
-    if not checks:
+        notes["same final page"] = f"compares the final page's path with the recording's ({path})"
+    probe = last_probe(steps)
+    if not desktop and probe is not None:
+        found, unchecked = result_checks(probe)
+        for check, note in found:
+            checks.append(check)
+            notes[check["name"]] = note
+        writer.unchecked += unchecked
+    if desktop:
+        before = _before_last_actions(steps)
+        settled = [_screenshot(writer.run_dir, s) for s in steps if s.index > before.index][:-1]
+        checks.append(writer.region_check(_screenshot(writer.run_dir, before), screenshot, settled))
+    elif not checks:
         anchor = writer.anchor(screenshot, writer.pointer or Point(size[0] // 2, size[1] // 2), name="final")
         checks.append({"name": "same final screen", "screen_region": anchor["image"],
                        "threshold": anchor.get("threshold", DEFAULT_IMAGE_THRESHOLD)})
+        notes["same final screen"] = "compares a small crop of the final screen around the pointer"
     return {"environment": environment, "checks": checks}
+
+
+def _before_last_actions(steps: Sequence[StepLine]) -> StepLine:
+    """The step whose screenshot shows the screen before the run's last actions: the last one that executed an
+    action other than a wait (the first step when none did)."""
+    for step in reversed(steps):
+        if any(not isinstance(a, Wait | Terminate) for a in executed_actions(step)):
+            return step
+    return steps[0]
 
 
 # --- the command ---------------------------------------------------------------------------------
@@ -350,7 +412,8 @@ def script_from_run(
     out_file = out_file or run_dir / "script.yaml"
     result = ScriptResult(out_file)
     source = _source_scenario(run, result)
-    writer = _Writer(out_file, _prepare_out(out_file, force), anchor_size, _start_url(steps), result)
+    writer = _Writer(out_file, _prepare_out(out_file, force), anchor_size, _start_url(steps), result,
+                     run_dir=run_dir)
     answer: str | None = None
     for step in steps:
         for action in executed_actions(step):
@@ -365,7 +428,8 @@ def script_from_run(
     document = _document(run, source[0] if source else None, around, script_steps)
     result.steps = len(script_steps)
     out_file.parent.mkdir(parents=True, exist_ok=True)
-    out_file.write_text(_header(run_dir, result) + _dump(document), encoding="utf-8")
+    notes = {} if source else writer.check_notes
+    out_file.write_text(_header(run_dir, result, writer.unchecked) + _dump(document, notes), encoding="utf-8")
     load_scenario(out_file)
     return result
 
@@ -393,16 +457,19 @@ def _document(run: RunRecord, spec: ScenarioSpec | None, around: dict[str, Any],
     return document
 
 
-def _header(run_dir: Path, result: ScriptResult) -> str:
+def _header(run_dir: Path, result: ScriptResult, unchecked: Sequence[str]) -> str:
     made = datetime.now().strftime("%Y-%m-%d %H:%M")
     source = f" (scenario {result.source})" if result.source else ""
     header = (f"# Replay script written by `screenpilot script` on {made} from the run {run_dir}{source}.\n"
               f"# Replay: screenpilot scenario run {result.path.name}   (no model needed; anchors in "
               f"anchors/{result.path.stem}/)\n")
     if result.source is None:
-        header += ("# The checks below only say the replay ended like the recording (same answer, same final page or "
-                   "the same\n# final screen); they pass even when the task's result is wrong. Replace them with "
-                   "checks of the result\n# itself: a selector's text or value, a js expression, a file's content.\n")
+        header += ("# The checks below were generated: they compare what the recording ended with (the answer, the "
+                   "final page,\n# the values typed, the text the last actions produced, or the final screen), as "
+                   "the comment above\n# each says. If the recording got the task wrong, they pass even when the "
+                   "task's result is wrong. Replace them\n# with checks of the result itself: a selector's text or "
+                   "value, a js expression, a file's content.\n")
+        header += "".join(f"# {line}\n" for line in unchecked)
     return header
 
 
@@ -430,7 +497,16 @@ def _flow_steps(steps: list[Any]) -> list[Any]:
             for s in steps]
 
 
-def _dump(document: dict[str, Any]) -> str:
-    document = {**document, "steps": _flow_steps(document["steps"])}
-    return yaml.dump(document, Dumper=_ScriptDumper, sort_keys=False, allow_unicode=True, width=140,
+def _yaml(value: Any) -> str:
+    return yaml.dump(value, Dumper=_ScriptDumper, sort_keys=False, allow_unicode=True, width=140,
                      default_flow_style=None)
+
+
+def _dump(document: dict[str, Any], notes: dict[str, str]) -> str:
+    """The YAML text of ``document``, with a comment holding its note above each check that ``notes`` names."""
+    head = {k: v for k, v in document.items() if k not in ("checks", "steps")}
+    checks = "".join(
+        (f"# generated, {notes[check['name']]}; replace with a check of the result\n"
+         if check.get("name") in notes else "") + _yaml([_Block(check)])
+        for check in document["checks"])
+    return _yaml(head) + "checks:\n" + checks + _yaml({"steps": _flow_steps(document["steps"])})

@@ -29,6 +29,7 @@ from screenpilot.agent.scenario.spec import (
     ScenarioError,
     ScriptStep,
     ScrollStep,
+    SelectorCheck,
     SelectorTarget,
     TerminateStep,
     TextTarget,
@@ -219,8 +220,10 @@ def test_a_run_without_a_scenario_gets_its_start_url_and_outcome_checks(flights_
     assert result.path == plain / "script.yaml" and result.source is None and result.steps == 18
     spec = load_scenario(result.path)
     assert getattr(spec.environment, "url", "") == read_steps(plain)[0].url
-    assert [c.name for c in spec.checks] == ["same answer", "same final page"]
+    assert [c.name for c in spec.checks][:2] == ["same answer", "same final page"]
     assert getattr(spec.checks[1], "pattern", "") == r"/confirmation\.html$"
+    # and selector checks of what the run's last actions made the page show (the element probes)
+    assert SelectorCheck("shown at the end: #booking-ref", "#booking-ref", text_equals="SP-KK990D") in spec.checks
 
 
 @needs_chromium
