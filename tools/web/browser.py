@@ -49,7 +49,6 @@ Threads: as for the session, an executor must be used from the thread that creat
 from __future__ import annotations
 
 import base64
-import io
 import math
 import time
 from collections.abc import Iterable, Sequence
@@ -100,6 +99,7 @@ from screenpilot.tools.web.session import (
     gray_from_jpeg,
     is_gone_error,
     playwright_version,
+    rgb_from_png,
 )
 
 if TYPE_CHECKING:
@@ -275,8 +275,7 @@ class BrowserExecutor(WebExecutor):
         raise AssertionError("unreachable")
 
     def _capture_image(self) -> Image.Image:
-        data = self._capture("png")
-        image = Image.open(io.BytesIO(data)).convert("RGB")
+        image = rgb_from_png(self._capture("png"))
         if image.size != self.size:
             image = image.resize(self.size, Image.Resampling.BOX if image.width > self.size[0]
                                  else Image.Resampling.BILINEAR)

@@ -31,7 +31,6 @@ what the model can fix raises :class:`ActionFailedError`, Terminate/AskUser rais
 
 from __future__ import annotations
 
-import io
 import math
 import re
 import time
@@ -81,6 +80,7 @@ from screenpilot.tools.web.session import (
     UrlGuard,
     gray_from_jpeg,
     is_gone_error,
+    rgb_from_png,
 )
 
 if TYPE_CHECKING:
@@ -278,7 +278,7 @@ class PhoneExecutor(WebExecutor):
     def _capture_image(self) -> Image.Image:
         """The screen in device px."""
         data = self._capture(type="png", scale="device")
-        return fit_image(Image.open(io.BytesIO(data)), self._size)
+        return fit_image(rgb_from_png(data), self._size)
 
     def _image_boxes(self, boxes: Iterable[Box]) -> list[tuple[int, int, int, int]]:
         """Client CSS px to screenshot device px through the visual viewport (pinch zoom and its offset), with one
