@@ -53,6 +53,7 @@ from screenpilot.agent.run.interrupts import interruptible_wait
 from screenpilot.agent.run.loop import LoopLimits, Observer, RunResult, StepError, StepRecord
 from screenpilot.agent.run.runner import OpenRun, open_run
 from screenpilot.agent.run.settings import RunSettings
+from screenpilot.agent.run.trajectory import TrajectoryWriter
 from screenpilot.agent.safety.gate import Confirmer, TerminalPerson
 from screenpilot.agent.safety.policy import HumanChannel
 from screenpilot.models.resize import resize_image
@@ -138,7 +139,14 @@ class _SessionSteps:
             observer.on_step(numbered)
 
     def on_end(self, result: RunResult) -> None:
-        """A call ends: the session goes on."""
+        """A call ends: the session goes on, with its steps on disk."""
+        self.flush()
+
+    def flush(self) -> None:
+        """Wait until the run folder holds every step recorded so far."""
+        for observer in self.observers:
+            if isinstance(observer, TrajectoryWriter):
+                observer.flush()
 
 
 class _AskFunction:
@@ -306,7 +314,9 @@ class Session:
                 self._steps.on_step(step)
                 continue
             self._steps.on_step(step)
+            self._steps.flush()
             return value
+        self._steps.flush()
         last_reply, problem = earlier[-1]
         raise ExtractionError(f"the model's answer to {question!r} did not validate after {retries + 1} "
                               f"attempt(s): {problem}", last_reply, problem)
@@ -388,5 +398,6 @@ class Session:
         finally:
             step.timings["total"] = time.time() - step.started_at
             self._steps.on_step(step)
+            self._steps.flush()
         if verdict.decision != "allow":
             raise ActionRefused(verdict.note or f"the action was not carried out ({verdict.rule})", verdict.rule)

@@ -210,6 +210,9 @@ class RunRecord(_Record):
     scenario: ScenarioRef | None = None
     miniwob: dict[str, Any] | None = None
     versions: dict[str, str] = Field(default_factory=dict)
+    recording: dict[str, Any] | None = None
+    """The recording path's own cost, off the steps' ``total``: ``steps`` written, ``write_ms_median`` and
+    ``write_ms_max`` (PNG and ``steps.jsonl`` line on the writer's thread)."""
     started_at: str | None = None
     ended_at: str | None = None
     outcome: RunResult | None = None

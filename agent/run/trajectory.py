@@ -7,9 +7,10 @@ Layout of a run folder::
     step_001.png    the screenshot the step observed (screen pixels)
 
 ``run.json`` is written at the start with ``"outcome": null`` and rewritten atomically (temp
-file + rename) at the end, so it is always complete JSON. ``steps.jsonl`` is appended with a
-flush and fsync per line: a process killed at any moment leaves every finished step readable;
-:func:`read_steps` ignores a torn last line.
+file + rename) at the end, so it is always complete JSON. Steps are written off the step path by
+:class:`~screenpilot.agent.run.step_writer.StepWriter`: the PNG first (renamed into place), then
+the line, with a flush and fsync: a process killed at any moment leaves every recorded step
+complete (no line without its image); :func:`read_steps` ignores a torn last line.
 
 Both files hold the records of :mod:`screenpilot.agent.run.records`: the writer builds them and
 the readers return them, validated.
@@ -21,6 +22,7 @@ import json
 import os
 import platform
 import re
+import statistics
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -49,6 +51,7 @@ from screenpilot.agent.run.records import (
     dump_record,
     validation_message,
 )
+from screenpilot.agent.run.step_writer import StepWriter
 
 SCHEMA_VERSION = 1
 RUN_FILE = "run.json"
@@ -164,6 +167,7 @@ class TrajectoryWriter:
         self._metadata: dict[str, Any] = json.loads(json.dumps(dict(metadata), default=str))
         self._run: RunRecord | None = None
         self._steps_file = run_dir / STEPS_FILE
+        self._writer: StepWriter | None = None
 
     def on_start(self, task: str) -> None:
         """Write run.json with no outcome yet and create an empty steps.jsonl."""
@@ -180,26 +184,45 @@ class TrajectoryWriter:
         self._steps_file.touch()
 
     def on_step(self, step: StepRecord) -> None:
-        """Save the screenshot, then append the step's line (flushed and fsynced)."""
+        """Hand the step to the writer thread (:class:`StepWriter`): its screenshot is saved, then its line appended
+        (flushed and fsynced), while the run goes on. Raises InfrastructureError when an earlier write failed."""
         name = f"step_{step.index:03d}.png"
         line = self._redact(json.dumps(dump_record(step_line(step, name)), ensure_ascii=False))
-        try:
-            step.frame.image.save(self.run_dir / name)
-            with self._steps_file.open("a", encoding="utf-8") as fh:
-                fh.write(line + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-        except OSError as exc:
-            raise InfrastructureError(
-                f"cannot write step {step.index} to {self.run_dir}: {exc.strerror or exc}; "
-                "free some disk space or choose another --out folder") from exc
+        if self._writer is None:
+            self._writer = StepWriter(self.run_dir, self._steps_file)
+        self._writer.submit(step.index, step.frame.image, name, line)
+
+    def flush(self) -> None:
+        """Wait until every step handed over is on disk (readers of the folder see them all); InfrastructureError
+        when a write failed."""
+        if self._writer is not None:
+            self._writer.flush()
+
+    @property
+    def write_s(self) -> list[float]:
+        """Seconds the writer thread spent on each step written so far (PNG and line): the recording path's cost,
+        kept out of the steps' ``total``."""
+        return [] if self._writer is None else list(self._writer.write_s)
 
     def on_end(self, result: RunResult) -> None:
-        """Record the outcome in run.json (atomically); a failed write is reported on stderr.
-        Nothing is written when the run never started."""
+        """Wait for the steps still being written, then record the outcome in run.json (atomically); a failed write
+        is reported on stderr. Nothing is written when the run never started."""
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except InfrastructureError as exc:
+                sys.stderr.write(f"screenpilot: {exc.message}\n")
+                if result.status != "error":
+                    result = RunResult("error", "infrastructure", result.steps, message=exc.message)
         if self._run is None:
             return
-        self._run = self._run.model_copy(update={"ended_at": _iso_now(), "outcome": result})
+        update: dict[str, Any] = {"ended_at": _iso_now(), "outcome": result}
+        written = self.write_s
+        if written:
+            update["recording"] = {"steps": len(written),
+                                   "write_ms_median": round(statistics.median(written) * 1000, 1),
+                                   "write_ms_max": round(max(written) * 1000, 1)}
+        self._run = self._run.model_copy(update=update)
         try:
             self._write_run_json(self._run)
         except OSError as exc:

@@ -40,6 +40,7 @@ def test_run_folder_holds_run_json_steps_and_screenshots(tmp_path: Path) -> None
     assert run.task == "Fill in the form!"
     assert run.outcome == RunResult("success", "terminated", 3)
     assert run.ended_at and run.versions["python"]
+    assert run.recording is not None and run.recording["steps"] == 3 and run.recording["write_ms_median"] > 0
     steps = read_steps(run_dir)
     assert [s.index for s in steps] == [1, 2, 3]
     assert steps[0].error is not None and steps[0].error.family == "model" and steps[0].error.hint
@@ -102,6 +103,57 @@ def test_sigkill_mid_run_leaves_every_finished_step_readable(tmp_path: Path) -> 
     assert run["outcome"] is None  # killed: no outcome, but still valid JSON
 
 
+NOISY_KILL_SCRIPT = r"""
+import sys
+from pathlib import Path
+import numpy as np
+from PIL import Image
+from screenpilot.agent.frame import Frame
+from screenpilot.agent.run.loop import Agent, LoopLimits
+from screenpilot.agent.run.trajectory import TrajectoryWriter
+from screenpilot.models.formats.qwen25 import Qwen25Format
+from screenpilot.models.backends.scripted import ScriptedModel
+from screenpilot.tools.recording import RecordingExecutor
+
+class NoisyScreen(RecordingExecutor):
+    def screenshot(self):
+        noise = np.random.default_rng(self.screenshots).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
+        self.screenshots += 1
+        return Frame(Image.fromarray(noise), taken_at=0.0)
+
+reply = '<tool_call>{"name": "computer_use", "arguments": {"action": "mouse_move", "coordinate": [5, 5]}}</tool_call>'
+run_dir = Path(sys.argv[1])
+writer = TrajectoryWriter(run_dir, {})
+Agent(ScriptedModel([reply] * 1000), Qwen25Format(), NoisyScreen((1280, 720)), observers=[writer],
+      limits=LoopLimits(max_steps=1000)).run("noisy task")
+"""
+
+
+@pytest.mark.parametrize("extra_delay_s", [0.0, 0.037, 0.11])
+def test_sigkill_while_recording_leaves_no_line_without_its_image(tmp_path: Path, extra_delay_s: float) -> None:
+    """Steps are written off the step path (PNG, then line): killed at any moment, every line's PNG is complete."""
+    from PIL import Image
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", NOISY_KILL_SCRIPT, str(run_dir)], cwd=Path(__file__).parents[2])
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and len(read_steps(run_dir)) < 2:
+            time.sleep(0.01)
+        time.sleep(extra_delay_s)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    steps = read_steps(run_dir)
+    assert len(steps) >= 2
+    assert [s.index for s in steps] == list(range(1, len(steps) + 1))
+    for step in steps:
+        with Image.open(run_dir / str(step.screenshot)) as image:
+            image.load()  # raises for a truncated file
+            assert image.size == (1280, 720)
+
+
 def test_disk_full_ends_the_run_cleanly_and_records_how(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import errno
 
@@ -157,7 +209,7 @@ def test_what_is_read_back_equals_what_was_written(tmp_path: Path) -> None:
     assert run.model == metadata["model"] and run.model_extra == {"note": "kept as given"}
     written = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     assert set(written) == {"schema", "task", "model", "limits", "scenario", "note", "versions", "started_at",
-                            "ended_at", "outcome"}
+                            "ended_at", "outcome", "recording"}
     assert dump_record(run) == written  # re-writing a record read from a file keeps its keys
     first_line = json.loads((run_dir / "steps.jsonl").read_text(encoding="utf-8").splitlines()[0])
     assert dump_record(steps[0]) == first_line
