@@ -226,6 +226,6 @@ def test_a_reply_asking_for_too_much_is_refused_with_a_hint_and_nothing_runs() -
     assert agent.run("type a lot").status == "success"
     first, second = observer.steps[0], observer.steps[1]
     assert first.error is not None and first.error.type == "InvalidArgumentError"
-    assert "200000 characters; at most 5000" in first.error.message and "split longer text" in (first.feedback or "")
+    assert "200000 characters; at most 10000" in first.error.message and "split longer text" in (first.feedback or "")
     assert second.error is not None and "50 actions in one reply; at most 10" in second.error.message
     assert executor.actions == []  # neither the text nor any of the 50 clicks was carried out
