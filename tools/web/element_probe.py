@@ -267,8 +267,9 @@ class ElementProbe:
             self._ask(page, request, secrets)
 
     def observe(self, page: Page, secrets: Sequence[str]) -> None:
-        """Probe the page as an observation shows it (the elements acted on and what is fresh)."""
-        self._ask(page, {"mode": "observe"}, secrets)
+        """Probe the page as an observation shows it (the elements acted on and what is fresh). Called right after a
+        capture the page answered, so one plain evaluation (no timeout round trips) asks it."""
+        self._ask(page, {"mode": "observe"}, secrets, answered_just_now=True)
 
     def take(self) -> list[dict[str, Any]]:
         """The probes since the last call, oldest first."""
@@ -276,14 +277,19 @@ class ElementProbe:
         self._probes.clear()
         return probes
 
-    def _ask(self, page: Page, request: dict[str, Any], secrets: Sequence[str]) -> None:
+    def _ask(self, page: Page, request: dict[str, Any], secrets: Sequence[str],
+             answered_just_now: bool = False) -> None:
+        """Run :data:`PROBE_JS`; with a timeout (three round trips) unless the page ``answered_just_now``."""
         try:
-            handle = page.wait_for_function(PROBE_JS, arg={**request, **_LIMITS}, polling=10,
-                                            timeout=PROBE_TIMEOUT_S * 1000)
-            try:
-                answer = handle.json_value()
-            finally:
-                handle.dispose()
+            if answered_just_now:
+                answer = page.evaluate(PROBE_JS, {**request, **_LIMITS})
+            else:
+                handle = page.wait_for_function(PROBE_JS, arg={**request, **_LIMITS}, polling=10,
+                                                timeout=PROBE_TIMEOUT_S * 1000)
+                try:
+                    answer = handle.json_value()
+                finally:
+                    handle.dispose()
         except PlaywrightError:
             return  # between documents, closed or not answering: no probe this time
         if isinstance(answer, dict) and "error" not in answer:
