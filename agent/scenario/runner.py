@@ -23,7 +23,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
@@ -441,7 +441,8 @@ def run_scenario(
             context = CheckContext(page=executor.page if isinstance(executor, ShowsPage) else None,
                                    screenshot=lambda: executor.screenshot().image, answer=result.answer,
                                    workdir=workdir, display_env=_display_env(executor))
-            checks = run_checks(spec.checks, context)
+            checks = [replace(c, name=options.secrets.redact(c.name), detail=options.secrets.redact(c.detail))
+                      for c in run_checks(spec.checks, context)]  # what a check read may show a secret
     return _episode_result(spec, options, result, checks, run_dir, time.monotonic() - started)
 
 

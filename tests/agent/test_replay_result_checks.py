@@ -193,6 +193,32 @@ def test_a_secret_run_scripts_without_the_value_and_its_replay_holds(tmp_path: P
 
 
 @needs_chromium
+def test_a_failing_check_that_reads_a_secret_names_its_placeholder(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hand-written check of an element showing a secret: checks.json and the report say ``{{NAME}}``."""
+    import yaml
+
+    value = "ada@example.com"
+    monkeypatch.setenv("SIGNUP_EMAIL", value)
+    replies = json.loads(REPLIES.read_text(encoding="utf-8"))
+    replies[3] = call(action="type", text="{{SIGNUP_EMAIL}}")
+    replies_file = tmp_path / "replies.json"
+    replies_file.write_text(json.dumps(replies), encoding="utf-8")
+    script = tmp_path / "secret_replay.yaml"
+    script_from_run(_record(tmp_path, SIGNUP, replies_file, "--secret", "SIGNUP_EMAIL"), script)
+    document = yaml.safe_load(script.read_text(encoding="utf-8"))
+    document["checks"].append({"name": "greeting", "selector": "#result", "text_equals": "Thanks!"})
+    script.write_text(yaml.safe_dump(document), encoding="utf-8")
+    out = tmp_path / "replays"
+    code = main(["scenario", "run", str(script), "--out", str(out), "--quiet", "--secret", "SIGNUP_EMAIL"])
+    (replay_dir,) = list(out.iterdir())
+    greeting = {c["name"]: c for c in json.loads((replay_dir / "checks.json").read_text())["checks"]}["greeting"]
+    assert code == 1 and not greeting["passed"] and "{{SIGNUP_EMAIL}}" in str(greeting["detail"]), greeting
+    for path in out.rglob("*"):
+        assert path.is_dir() or value.encode() not in path.read_bytes(), path
+
+
+@needs_chromium
 def test_a_run_recorded_without_probes_scripts_as_before(tmp_path: Path) -> None:
     run_dir = _record(tmp_path, SIGNUP, REPLIES)
     lines = (run_dir / "steps.jsonl").read_text(encoding="utf-8").splitlines()
