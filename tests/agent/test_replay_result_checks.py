@@ -115,6 +115,17 @@ def _record(tmp_path: Path, page: Path, replies: Path, *extra: str) -> Path:
     return run_dir
 
 
+def _record_with_secret_email(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Path]:
+    """The demo sign-up recorded with its e-mail typed as the secret SIGNUP_EMAIL: (the value, the run folder)."""
+    value = "ada@example.com"
+    monkeypatch.setenv("SIGNUP_EMAIL", value)
+    replies = json.loads(REPLIES.read_text(encoding="utf-8"))
+    replies[3] = call(action="type", text="{{SIGNUP_EMAIL}}")
+    replies_file = tmp_path / "replies.json"
+    replies_file.write_text(json.dumps(replies), encoding="utf-8")
+    return value, _record(tmp_path, SIGNUP, replies_file, "--secret", "SIGNUP_EMAIL")
+
+
 def _replay(script: Path, out: Path, *extra: str) -> tuple[int, dict[str, dict[str, object]]]:
     code = main(["scenario", "run", str(script), "--out", str(out), "--quiet", *extra])
     (replay_dir,) = [p for p in out.iterdir() if p.is_dir()]
@@ -165,13 +176,7 @@ def test_signup_script_checks_the_result_and_fails_when_the_page_shows_another(t
 @needs_chromium
 def test_a_secret_run_scripts_without_the_value_and_its_replay_holds(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    value = "ada@example.com"
-    monkeypatch.setenv("SIGNUP_EMAIL", value)
-    replies = json.loads(REPLIES.read_text(encoding="utf-8"))
-    replies[3] = call(action="type", text="{{SIGNUP_EMAIL}}")
-    replies_file = tmp_path / "replies.json"
-    replies_file.write_text(json.dumps(replies), encoding="utf-8")
-    run_dir = _record(tmp_path, SIGNUP, replies_file, "--secret", "SIGNUP_EMAIL")
+    value, run_dir = _record_with_secret_email(tmp_path, monkeypatch)
     for path in run_dir.rglob("*"):
         assert path.is_dir() or value.encode() not in path.read_bytes(), path
     script = tmp_path / "secret_replay.yaml"
@@ -198,14 +203,9 @@ def test_a_failing_check_that_reads_a_secret_names_its_placeholder(tmp_path: Pat
     """A hand-written check of an element showing a secret: checks.json and the report say ``{{NAME}}``."""
     import yaml
 
-    value = "ada@example.com"
-    monkeypatch.setenv("SIGNUP_EMAIL", value)
-    replies = json.loads(REPLIES.read_text(encoding="utf-8"))
-    replies[3] = call(action="type", text="{{SIGNUP_EMAIL}}")
-    replies_file = tmp_path / "replies.json"
-    replies_file.write_text(json.dumps(replies), encoding="utf-8")
+    value, run_dir = _record_with_secret_email(tmp_path, monkeypatch)
     script = tmp_path / "secret_replay.yaml"
-    script_from_run(_record(tmp_path, SIGNUP, replies_file, "--secret", "SIGNUP_EMAIL"), script)
+    script_from_run(run_dir, script)
     document = yaml.safe_load(script.read_text(encoding="utf-8"))
     document["checks"].append({"name": "greeting", "selector": "#result", "text_equals": "Thanks!"})
     script.write_text(yaml.safe_dump(document), encoding="utf-8")

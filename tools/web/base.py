@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 _Executor = TypeVar("_Executor", bound="WebExecutor")
+_Answer = TypeVar("_Answer")
 
 MASK_COLOR = (40, 40, 40)
 """The RGB colour secrets are painted over with."""
@@ -148,17 +149,17 @@ class WebExecutor:
 
     def _secret_boxes(self) -> list[Box] | None:
         """Where the tab shows a secret or a masked element; None when the page cannot be asked."""
-        try:
-            return self._session.secret_boxes(self._mask_selectors, self._hidden_values)
-        except PlaywrightError as exc:
-            if self._session.tab_closed_under(exc) or not self._session.connected():
-                raise
-            return None
+        return self._ask_page(lambda: self._session.secret_boxes(self._mask_selectors, self._hidden_values))
 
     def _frame_facts(self) -> FrameFacts | None:
         """Secret boxes, page state and title in one question to the tab; None when the page cannot be asked."""
+        return self._ask_page(lambda: self._session.frame_facts(self._mask_selectors, self._hidden_values))
+
+    def _ask_page(self, question: Callable[[], _Answer]) -> _Answer | None:
+        """``question()``'s answer, or None when the page cannot answer it (a navigation replaced the document);
+        a closed tab or a gone browser raises."""
         try:
-            return self._session.frame_facts(self._mask_selectors, self._hidden_values)
+            return question()
         except PlaywrightError as exc:
             if self._session.tab_closed_under(exc) or not self._session.connected():
                 raise

@@ -55,6 +55,14 @@ CALC_TOP = 110
 _MODIFIERS = ((0x4, "ctrl"), (0x8, "alt"), (0x40, "meta"), (0x1, "shift"))
 
 
+def write_state(path: str, state: dict[str, object]) -> None:
+    """Write ``state`` to ``path`` atomically (tests poll the file)."""
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(state, f, ensure_ascii=False)
+    os.replace(tmp, path)
+
+
 def _ramp(start: tuple[int, int, int], end: tuple[int, int, int], t: float) -> str:
     """The colour a fraction ``t`` (0..1) of the way from ``start`` to ``end``, as #rrggbb."""
     r, g, b = (round(a + (z - a) * t) for a, z in zip(start, end, strict=True))
@@ -86,10 +94,7 @@ class App:
         widget.place(x=x0, y=y0, width=x1 - x0, height=y1 - y0)
 
     def write(self) -> None:
-        tmp = self.state_path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(self.state, f, ensure_ascii=False)
-        os.replace(tmp, self.state_path)
+        write_state(self.state_path, self.state)
 
     def _ready(self) -> None:
         self.root.update_idletasks()
@@ -263,10 +268,7 @@ class Calculator:
         root.after(50, self._ready)
 
     def write(self) -> None:
-        tmp = self.state_path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(self.state, f, ensure_ascii=False)
-        os.replace(tmp, self.state_path)
+        write_state(self.state_path, self.state)
 
     def _ready(self) -> None:
         self.root.update_idletasks()
