@@ -638,6 +638,17 @@ def test_crashed_renderer_is_an_executor_error() -> None:
         executor.close()
 
 
+def test_settle_on_a_page_that_gets_stuck_after_a_click_is_an_executor_error() -> None:
+    settings = BrowserSettings(viewport=(400, 300), response_timeout_s=1.0, start_url=page_url("browser_controls"))
+    with BrowserExecutor(settings) as executor:
+        set_onclick(executor, "#btn", "setTimeout(() => { while (true) {} }, 0);")
+        executor.execute(Click(centre(executor, "#btn")))
+        start = time.monotonic()
+        with pytest.raises(ExecutorError, match="not responded"):
+            executor.settle()
+        assert time.monotonic() - start < 10  # bounded by response_timeout_s, not for ever
+
+
 def test_page_stuck_in_a_script_is_an_executor_error() -> None:
     settings = BrowserSettings(viewport=(400, 300), response_timeout_s=1.0, start_url=page_url("browser_next"))
     executor = BrowserExecutor(settings)

@@ -114,6 +114,10 @@ class WebExecutor:
         """A cheap capture for the pixel comparison of :meth:`settle`: small grayscale, ``downscale_width`` wide."""
         raise NotImplementedError
 
+    def _response_timeout_s(self) -> float:
+        """How long the page may take to answer a question before the executor calls it stuck, in seconds."""
+        return 10.0
+
     # --- shared --------------------------------------------------------------------------------
 
     @property
@@ -239,7 +243,8 @@ class WebExecutor:
                 remaining = settings.max_wait_s - (time.monotonic() - start)
                 if remaining <= 0:
                     break
-                if not session.page_is_quiet(settings.quiet_window_s, request_wait_s=remaining):
+                if not session.page_is_quiet(settings.quiet_window_s, request_wait_s=remaining,
+                                             answer_timeout_s=self._response_timeout_s()):
                     remaining = settings.max_wait_s - (time.monotonic() - start)
                     wait_until_stable(self._small_gray, replace(settings, max_wait_s=max(0.0, remaining)))
                 switched = session.follow_pages()

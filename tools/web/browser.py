@@ -229,6 +229,9 @@ class BrowserExecutor(WebExecutor):
 
     # --- capture -----------------------------------------------------------------------------
 
+    def _response_timeout_s(self) -> float:
+        return self.settings.response_timeout_s
+
     def _ensure_responsive(self) -> None:
         """Raise ExecutorError when the page does not run a trivial script within the limit."""
         timeout_s = self.settings.response_timeout_s

@@ -448,6 +448,9 @@ that was open before an attach over CDP) must also stay without mutations for ``
 navigation starting meanwhile destroys the page's context, and the caller hears "cannot tell"."""
 
 
+QUIET_ANSWER_JS = "(ms) => (" + QUIET_JS + ")(ms).then((quiet) => ({quiet}))"
+""":data:`QUIET_JS` with its answer wrapped in an object, so a wait for a truthy value returns every answer."""
+
 SECRET_BOXES_JS = """([selectors, values]) => {
   const boxes = [];
   const add = (r, dx, dy) => {
@@ -831,20 +834,36 @@ class ChromiumSession:
                 raise
             return None
 
-    def page_is_quiet(self, window_s: float, request_wait_s: float = 0.0) -> bool:
+    def _ask_quiet(self, window_s: float, answer_timeout_s: float) -> object:
+        """:data:`QUIET_JS`'s answer, asked with a time limit (a script stuck in a loop would hold a plain evaluation
+        for ever): ExecutorError when the page does not answer within ``answer_timeout_s`` seconds."""
+        try:
+            handle = self.page.wait_for_function(QUIET_ANSWER_JS, arg=round(window_s * 1000), polling=10,
+                                                 timeout=answer_timeout_s * 1000)
+        except PlaywrightTimeoutError:
+            raise ExecutorError(f"the page has not responded for {answer_timeout_s:g} s (a script stuck in a "
+                                "loop?)") from None
+        try:
+            answer = handle.json_value()
+        finally:
+            handle.dispose()
+        return answer.get("quiet") if isinstance(answer, dict) else None
+
+    def page_is_quiet(self, window_s: float, request_wait_s: float = 0.0, answer_timeout_s: float = 10.0) -> bool:
         """Whether the current tab says it has stopped changing (:data:`QUIET_JS`; a tab without the activity tracker
         must stay unchanged for ``window_s`` seconds). While the page's own requests are in flight, waits up to
-        ``request_wait_s`` seconds for them to end and asks again.
+        ``request_wait_s`` seconds for them to end and asks again. ExecutorError when the page does not answer
+        within ``answer_timeout_s`` seconds.
 
         False when it cannot say (a navigation replaced the document while asking, a dialog is open, the tab
         closed: the next one is followed), a request is still in flight or a tab opened."""
         try:
-            quiet = self.page.evaluate(QUIET_JS, round(window_s * 1000))
+            quiet = self._ask_quiet(window_s, answer_timeout_s)
             if quiet == "requests" and request_wait_s > 0:
                 with suppress(PlaywrightTimeoutError):
                     self.page.wait_for_function("() => window.__screenpilotActivity.requests() === 0",
                                                 timeout=request_wait_s * 1000, polling=20)
-                quiet = self.page.evaluate(QUIET_JS, round(window_s * 1000))
+                quiet = self._ask_quiet(window_s, answer_timeout_s)
             return quiet is True and not self._opened
         except PlaywrightError as exc:
             if self.tab_closed_under(exc):
