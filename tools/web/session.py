@@ -401,13 +401,26 @@ ACTIVITY_TRACKER_JS = """(() => {
     this.addEventListener("loadend", () => { requests--; }, {once: true});
     return ownSend.apply(this, arguments);
   };
+  let popups = 0;
+  const ownOpen = window.open;
+  window.open = function () { popups++; return ownOpen.apply(window, arguments); };
+  const opensTab = (event) => {
+    const link = event.target instanceof Element ? event.target.closest("a[href], area[href]") : null;
+    const target = link ? (link.getAttribute("target") || "").toLowerCase() : "";
+    if (link && ((target && !["_self", "_parent", "_top"].includes(target)) || event.ctrlKey || event.metaKey
+        || event.shiftKey || event.button === 1)) popups++;
+  };
+  document.addEventListener("click", opensTab, true);
+  document.addEventListener("auxclick", opensTab, true);
   Object.defineProperty(window, "__screenpilotActivity", {value: {own: own, requests: () => requests,
-    moving: () => soon.size > 0 || frames.size > 0 || repeating > 0}, enumerable: false});
+    moving: () => soon.size > 0 || frames.size > 0 || repeating > 0,
+    takePopups: () => { const n = popups; popups = 0; return n; }}, enumerable: false});
 })()"""
 """Installed in every document before its scripts run: counts the page's own pending animation-frame callbacks, its
 timeouts due within 250 ms, its intervals of 250 ms or less and its fetch/XMLHttpRequest requests in flight, so
 :data:`QUIET_JS` sees a JavaScript animation, a short timer or a response about to change the page (it keeps the
-original timer functions for itself)."""
+original timer functions for itself); and counts the tabs the page asked for (``window.open``, a click on a link
+with a target or with a modifier key), which open some round trips later."""
 
 
 QUIET_JS = """(untrackedMs) => new Promise((resolve) => {
@@ -448,8 +461,13 @@ that was open before an attach over CDP) must also stay without mutations for ``
 navigation starting meanwhile destroys the page's context, and the caller hears "cannot tell"."""
 
 
-QUIET_ANSWER_JS = "(ms) => (" + QUIET_JS + ")(ms).then((quiet) => ({quiet}))"
-""":data:`QUIET_JS` with its answer wrapped in an object, so a wait for a truthy value returns every answer."""
+QUIET_ANSWER_JS = ("(ms) => (" + QUIET_JS + ")(ms).then((quiet) => ({quiet, popups: window.__screenpilotActivity"
+                   " ? window.__screenpilotActivity.takePopups() : 0}))")
+""":data:`QUIET_JS` with its answer wrapped in an object (so a wait for a truthy value returns every answer), with the
+number of tabs the page asked for since the last question (:data:`ACTIVITY_TRACKER_JS`)."""
+
+POPUP_WAIT_S = 2.0
+"""How long settle waits for a tab the page asked for to open (Playwright reports it some round trips later)."""
 
 SECRET_BOXES_JS = """([selectors, values]) => {
   const boxes = [];
@@ -847,7 +865,12 @@ class ChromiumSession:
             answer = handle.json_value()
         finally:
             handle.dispose()
-        return answer.get("quiet") if isinstance(answer, dict) else None
+        if not isinstance(answer, dict):
+            return None
+        if answer.get("popups") and not self._opened:
+            with suppress(PlaywrightTimeoutError):
+                self.context.wait_for_event("page", timeout=POPUP_WAIT_S * 1000)
+        return answer.get("quiet")
 
     def page_is_quiet(self, window_s: float, request_wait_s: float = 0.0, answer_timeout_s: float = 10.0) -> bool:
         """Whether the current tab says it has stopped changing (:data:`QUIET_JS`; a tab without the activity tracker
