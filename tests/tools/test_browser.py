@@ -685,6 +685,60 @@ def test_a_quiet_page_settles_without_comparing_screenshots(open_page: Callable[
     assert calls == []
 
 
+def count_captures(executor: BrowserExecutor, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Records each full capture the executor takes (its ``answered`` argument)."""
+    calls: list[bool] = []
+    original = executor._capture_png
+
+    def counted(answered: bool) -> bytes:
+        calls.append(answered)
+        return original(answered)
+
+    monkeypatch.setattr(executor, "_capture_png", counted)
+    return calls
+
+
+def test_the_screenshot_after_settle_is_the_screen_settle_captured_when_the_page_was_quiet(
+        open_page: Callable[[str], BrowserExecutor], monkeypatch: pytest.MonkeyPatch) -> None:
+    executor = open_page("browser_controls")
+    before = np.asarray(executor.screenshot().image)
+    set_onclick(executor, "#btn", "document.getElementById('para').textContent = 'CHANGED BY THE CLICK';")
+    captures = count_captures(executor, monkeypatch)
+    executor.execute(Click(centre(executor, "#btn")))
+    executor.settle()
+    assert captures == [True], "settle captured once, inside the quiet window"
+    reused = executor.screenshot()
+    assert captures == [True], "the screenshot right after settle took no capture of its own"
+    time.sleep(0.3)  # older than KEPT_FRAME_MAX_AGE_S: captured again
+    fresh = executor.screenshot()
+    assert captures == [True, False]
+    assert not np.array_equal(np.asarray(reused.image), before)
+    assert np.array_equal(np.asarray(reused.image), np.asarray(fresh.image))
+    assert reused.extra["page_state"] == fresh.extra["page_state"]
+    assert "CHANGED BY THE CLICK" in executor.page.inner_text("#para")
+
+
+def test_settle_s_capture_is_not_used_once_it_may_be_stale(open_page: Callable[[str], BrowserExecutor],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    executor = open_page("browser_controls")
+    # a timer later than the tracker watches (250 ms) changes the page after settle has called it quiet
+    set_onclick(executor, "#btn", "setTimeout(() => { document.getElementById('para').textContent = 'LATE'; }, 350);")
+    executor.execute(Click(centre(executor, "#btn")))
+    executor.settle()
+    kept = executor._kept
+    assert kept is not None
+    time.sleep(0.6)
+    captures = count_captures(executor, monkeypatch)
+    late = executor.screenshot()
+    assert captures == [False]
+    assert not np.array_equal(np.asarray(late.image), np.asarray(executor._image_from_png(kept.png)))
+    # and an action in between drops it at once
+    executor.execute(Click(Point(5, 5)))
+    executor.settle()
+    executor.execute(Click(Point(5, 5)))
+    assert executor._kept is None
+
+
 @pytest.mark.parametrize("script", [
     # a timer moving an element (DOM mutations, no animation object)
     "const box = document.createElement('div'); box.style.cssText = 'position:fixed;top:0;width:40px;height:40px;"

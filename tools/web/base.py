@@ -1,12 +1,20 @@
 """What the two web executors share: :class:`WebExecutor`, the base of
 :class:`~screenpilot.tools.web.browser.BrowserExecutor` and :class:`~screenpilot.tools.web.phone.PhoneExecutor`.
 
-A subclass says how it captures an image (:meth:`WebExecutor._capture_image`), what a Frame's
-``extra`` holds (:meth:`WebExecutor._frame_extra`) and how it carries out one action
-(:meth:`WebExecutor._act`) and how it takes a cheap grey capture (:meth:`WebExecutor._small_gray`); the session,
-the current tab, screenshots framed with URL, title, page state and events, settling after an action (the page
-asked first, pixels compared only when it reports activity), the tab checks around every action, secret hiding,
-file choosers and downloads (:mod:`screenpilot.tools.web.transfers`) and closing are here once.
+A subclass says how it captures a PNG and decodes it (:meth:`WebExecutor._capture_png`,
+:meth:`WebExecutor._image_from_png`), what a Frame's ``extra`` holds (:meth:`WebExecutor._frame_extra`) and how it
+carries out one action (:meth:`WebExecutor._act`) and how it takes a cheap grey capture
+(:meth:`WebExecutor._small_gray`); the session, the current tab, screenshots framed with URL, title, page state and
+events, settling after an action (the page asked first, pixels compared only when it reports activity), the tab
+checks around every action, secret hiding, file choosers and downloads (:mod:`screenpilot.tools.web.transfers`) and
+closing are here once.
+
+The settle frame. When the page says nothing is moving, settle captures the screen *inside* the page's quiet window
+(:meth:`ChromiumSession.page_is_quiet` ``during``): the window (two animation frames) and the capture (which waits
+for a frame of its own) overlap, and when the window ends without a change the capture shows the settled screen. The
+next :meth:`WebExecutor.screenshot` uses that capture instead of taking another one, when nothing happened in
+between: no action, no navigation, no tab switch, no new secret to hide, and at most :data:`KEPT_FRAME_MAX_AGE_S`
+later. So a step on a static page costs one capture, as a bare capture-and-act loop does.
 """
 
 from __future__ import annotations
@@ -14,7 +22,8 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
@@ -24,11 +33,13 @@ from PIL import Image, ImageDraw
 from screenpilot.agent.actions import Action
 from screenpilot.agent.frame import Frame
 from screenpilot.tools.settle import GrayFrame, SettleSettings, wait_until_stable
+from screenpilot.tools.web.element_probe import ElementProbe
 from screenpilot.tools.web.session import (
     ChromiumSession,
     ContextOptions,
     FrameFacts,
     LaunchOptions,
+    PageQuestion,
     PlaywrightError,
     PlaywrightTimeoutError,
     UrlGuard,
@@ -47,10 +58,35 @@ _Answer = TypeVar("_Answer")
 MASK_COLOR = (40, 40, 40)
 """The RGB colour secrets are painted over with."""
 
+KEPT_FRAME_MAX_AGE_S = 0.25
+"""How long after settle its capture may stand for the next screenshot, in seconds: the step's bookkeeping fits in
+it, a model call does not (a page timer due later than the 250 ms the activity tracker watches may have fired)."""
+
 BULK_TYPE_CHARS = 200
 """Lines of typed text longer than this many characters are inserted in one go (one input event, no key events) but
 for their last character, which is typed as a key so pages that react to keys still see one; shorter text is typed
 key by key (about 2 ms per character), so every key handler fires."""
+
+
+@dataclass(frozen=True)
+class _KeptFrame:
+    """A capture settle took inside a quiet window, for the next screenshot (see the module docstring)."""
+
+    png: bytes
+    image: Future[Image.Image]
+    """``png`` decoded (on the executor's decoding thread, while the quiet window ends)."""
+    before: list[Box] | None
+    """Where secrets were just before the capture (``[]`` when none are hidden, None when it could not be asked)."""
+    page: Page
+    navigations: int
+    taken_at: float
+    """time.time() at the capture."""
+    captured_at: float
+    """time.monotonic() at the capture."""
+    facts: PageQuestion
+    """:meth:`ChromiumSession.frame_facts`, asked at the end of the quiet window (after the capture)."""
+    observed: PageQuestion
+    """The element probe's observation, asked with ``facts``."""
 
 
 class WebExecutor:
@@ -78,6 +114,9 @@ class WebExecutor:
         upload_dir: Path | None = None,
     ) -> None:
         self._hidden_values: list[str] = []
+        self._kept: _KeptFrame | None = None
+        self._decoder: ThreadPoolExecutor | None = None
+        self._probe = ElementProbe()
         self._mask_selectors = tuple(mask_selectors)
         self._settle = settle
         self._session = ChromiumSession(launch, context_options, owner=owner, url_guard=url_guard)
@@ -93,8 +132,13 @@ class WebExecutor:
 
     # --- what a subclass supplies ------------------------------------------------------------
 
-    def _capture_image(self) -> Image.Image:
-        """The current tab as an RGB image of exactly ``size``, as captured (:meth:`_masked_capture` paints)."""
+    def _capture_png(self, answered: bool) -> bytes:
+        """The current tab as a PNG, as captured (:meth:`_masked_capture` paints). ``answered``: the page answered a
+        bounded question a moment ago (a capture that would hang on a stuck page may skip its own check)."""
+        raise NotImplementedError
+
+    def _image_from_png(self, data: bytes) -> Image.Image:
+        """``data`` from :meth:`_capture_png` as an RGB image of exactly ``size``."""
         raise NotImplementedError
 
     def _image_boxes(self, boxes: Iterable[Box]) -> list[tuple[int, int, int, int]]:
@@ -125,6 +169,13 @@ class WebExecutor:
         """The current Playwright page (the newest tab), for setup steps and checks."""
         return self._session.page
 
+    def take_probes(self) -> list[dict[str, object]]:
+        """What the page's elements held at each observation and after each pointer or typing action since the
+        last call (:mod:`screenpilot.tools.web.element_probe`)."""
+        with self._session.driving("probe the page"):
+            self._probe.flush(self._session.page)
+        return self._probe.take()
+
     def save_downloads_to(self, folder: Path) -> None:
         """Save what the pages download into ``folder`` (made on the first download), earlier downloads included."""
         with self._session.driving("save downloads"):
@@ -134,6 +185,7 @@ class WebExecutor:
         """From the next screenshot on, paint over every place the page shows one of ``values`` (secrets typed for
         the model, which must never see them): fields, text, same-origin frames (:data:`SECRET_BOXES_JS`)."""
         self._hidden_values = [value for value in values if value]
+        self._kept = None
 
     def _type_text(self, text: str, tab_moves_focus: bool) -> None:
         """Type ``text`` into whatever has focus: ``\n`` (``\r\n``, ``\r``) presses Enter, ``\t`` presses Tab when
@@ -169,18 +221,43 @@ class WebExecutor:
                 raise
             return None
 
-    def _masked_capture(self) -> tuple[Image.Image, FrameFacts | None]:
-        """:meth:`_capture_image` with every secret the page shows painted over in :data:`MASK_COLOR`, and what the
-        page said about itself just after the capture (None: it could not be asked).
+    def _keep_frame(self, facts: PageQuestion, observed: PageQuestion) -> None:
+        """Capture the screen for the next screenshot (called inside a quiet window: the page has just answered);
+        ``facts`` and ``observed`` are answered when the window ends."""
+        page = self._session.page
+        before = self._secret_boxes() if self._hidden_values else []
+        png = self._capture_png(answered=True)
+        if self._decoder is None:
+            self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="screenpilot-decode")
+        self._kept = _KeptFrame(png=png, image=self._decoder.submit(self._image_from_png, png), before=before,
+                                page=page, navigations=self._session.navigations, taken_at=time.time(),
+                                captured_at=time.monotonic(), facts=facts, observed=observed)
+
+    def _take_kept_frame(self) -> _KeptFrame | None:
+        """Settle's capture when it still shows the screen (see the module docstring), else None; forgotten."""
+        kept, self._kept = self._kept, None
+        if kept is None or kept.page is not self._session.page or kept.navigations != self._session.navigations:
+            return None
+        return kept if time.monotonic() - kept.captured_at <= KEPT_FRAME_MAX_AGE_S else None
+
+    def _masked_capture(self, kept: _KeptFrame | None) -> tuple[Image.Image, FrameFacts | None]:
+        """A capture (``kept``, else a new one) with every secret the page shows painted over in
+        :data:`MASK_COLOR`, and what the page said about itself just after the capture (None: it could not be asked).
 
         The page is asked where just after the capture (with the state and title, :meth:`_frame_facts`) and, when
         values are hidden, also just before; both answers are painted, so text that moves or appears meanwhile is
         still covered. When it cannot be asked while secrets are set (a navigation replaced the document), the
         whole image is painted: the model then sees nothing rather than a secret.
         """
-        before = self._secret_boxes() if self._hidden_values else []  # marked elements do not come and go
-        image = self._capture_image()
-        facts = self._frame_facts()
+        facts = None
+        if kept is None:
+            before = self._secret_boxes() if self._hidden_values else []  # marked elements do not come and go
+            image = self._image_from_png(self._capture_png(answered=False))
+        else:
+            before, image = kept.before, kept.image.result()
+            facts = FrameFacts.from_answer(kept.facts.answer)
+        if facts is None:
+            facts = self._frame_facts()
         try:
             painted = None if before is None or facts is None else self._image_boxes({*before, *facts.boxes})
         except PlaywrightError:
@@ -198,18 +275,25 @@ class WebExecutor:
         ``extra`` holds the subclass's facts, ``page_state`` (:meth:`ChromiumSession.page_state`, for loop
         detection) and, when something happened since the last capture, ``events`` (new tabs, dismissed dialogs,
         blocked navigations, file choosers, finished downloads, tab lists). ExecutorError when the
-        browser cannot be driven.
+        browser cannot be driven. Right after :meth:`settle` the screen it captured is used (see the module
+        docstring): ``capture_s`` is then the time spent here, the capture itself counted in settle.
         """
         session = self._session
         with session.driving("take a screenshot"):
+            self._probe.flush(session.page)
             self._transfers.collect()
             session.leave_blocked_pages()
-            session.follow_pages()
-            taken_at = time.time()
+            switched = session.follow_pages()
+            kept = None if switched else self._take_kept_frame()
+            taken_at = time.time() if kept is None else kept.taken_at
             start = time.perf_counter()
-            image, facts = self._masked_capture()
-            capture_s = time.perf_counter() - start
+            image, facts = self._masked_capture(kept)
             extra = self._frame_extra()
+            if kept is not None and kept.observed.answered:
+                self._probe.accept(kept.observed, self._hidden_values)
+            else:
+                self._probe.observe(session.page, self._hidden_values)
+            capture_s = time.perf_counter() - start
             state = session.page_state() if facts is None else facts.state
             if state is not None:
                 extra["page_state"] = state
@@ -223,17 +307,20 @@ class WebExecutor:
         """Wait until the tab has loaded and stopped changing, at most ``max_wait_s``; seconds spent.
 
         The page is asked first (:meth:`ChromiumSession.page_is_quiet`: animations, transitions, its own animation
-        frames, short timers, media, DOM mutations over two frames; requests in flight are waited for); only when it
-        reports activity, or cannot tell (a canvas, a plugin, a
-        cross-origin frame), are screenshots compared until two in a row match
-        (:func:`~screenpilot.tools.settle.wait_until_stable`). A navigation or a new tab during the wait starts it
-        once more. With ``fixed_delay_s`` set, sleeps exactly that long instead.
+        frames, short timers, media, DOM mutations and scrolls over two frames; requests in flight are waited for),
+        and the screen is captured inside its quiet window for the next screenshot (the settle frame, see the module
+        docstring); only when it reports activity, or cannot tell (a canvas, a plugin, a cross-origin frame), are
+        screenshots compared until two in a row match (:func:`~screenpilot.tools.settle.wait_until_stable`). A
+        navigation or a new tab during the wait starts it once more. With ``fixed_delay_s`` set, sleeps exactly that
+        long instead.
         """
         settings = self._settle
         session = self._session
         start = time.monotonic()
+        self._kept = None
         with session.driving("wait for the page to settle"):
             if settings.fixed_delay_s is not None:
+                self._probe.flush(session.page)
                 wait_until_stable(self._small_gray, settings)
                 session.follow_pages()
                 return time.monotonic() - start
@@ -243,8 +330,17 @@ class WebExecutor:
                 remaining = settings.max_wait_s - (time.monotonic() - start)
                 if remaining <= 0:
                     break
-                if not session.page_is_quiet(settings.quiet_window_s, request_wait_s=remaining,
-                                             answer_timeout_s=self._response_timeout_s()):
+                facts = session.frame_facts_question(self._mask_selectors, self._hidden_values)
+                observed = self._probe.observe_question()
+                probe = self._probe.pending_question()
+                quiet = session.page_is_quiet(settings.quiet_window_s, request_wait_s=remaining,
+                                              answer_timeout_s=self._response_timeout_s(),
+                                              during=lambda: self._keep_frame(facts, observed),  # noqa: B023
+                                              first=[probe] if probe else [], last=[facts, observed])
+                if probe is not None:
+                    self._probe.accept(probe, self._hidden_values)
+                if not quiet:
+                    self._kept = None
                     remaining = settings.max_wait_s - (time.monotonic() - start)
                     wait_until_stable(self._small_gray, replace(settings, max_wait_s=max(0.0, remaining)))
                 switched = session.follow_pages()
@@ -273,6 +369,7 @@ class WebExecutor:
         the action is an event, not an error: the next tab takes over.
         """
         session = self._session
+        self._kept = None
         with session.driving(f"carry out {type(action).__name__}"):
             session.follow_pages()
             try:
@@ -289,6 +386,8 @@ class WebExecutor:
         if not self._session.closed:
             self._transfers.close()
         self._session.close()
+        if self._decoder is not None:
+            self._decoder.shutdown()
 
     def __enter__(self: _Executor) -> _Executor:
         return self

@@ -9,15 +9,18 @@ Screenshots. Measured on the development machine (1280x720, text page, Chromium 
 2-core box, PNG decoded to a PIL RGB image): CDP ``Page.captureScreenshot`` with
 ``optimizeForSpeed`` ~36-40 ms against ~67-71 ms for ``page.screenshot()``; the difference is
 mostly PNG decoding (Playwright's better-compressed PNG takes ~20 ms more to decode). CDP calls
-have no timeout, though, and a renderer stuck in a script never answers one, so every capture
-first runs a bounded liveness probe (``page.wait_for_function``, ~2 ms); a page that does not
+have no timeout, though, and a renderer stuck in a script never answers one, so a capture first
+runs a bounded liveness probe (``page.wait_for_function``, ~2 ms) unless the page has just answered
+a bounded question (the capture settle takes inside the page's quiet window); a page that does not
 answer within ``response_timeout_s`` raises :class:`ExecutorError`. A CDP failure that is not
 a closed browser (e.g. an error page still committing) falls back to ``page.screenshot``.
 
-Settling. :meth:`BrowserExecutor.settle` waits for the page's ``load`` state (a navigation the
-action started), then polls cheap captures (JPEG quality 40, decoded at reduced size straight to
-grayscale) through :func:`screenpilot.tools.settle.wait_until_stable`, and repeats once if a navigation
-committed meanwhile; the whole wait is bounded by ``SettleSettings.max_wait_s``.
+Settling (:meth:`~screenpilot.tools.web.base.WebExecutor.settle`): the page's ``load`` state (a
+navigation the action started), then the page's own verdict, with the capture for the next
+screenshot taken inside its quiet window; only when the page reports activity are cheap captures
+(JPEG quality 40, decoded at reduced size straight to grayscale) compared through
+:func:`screenpilot.tools.settle.wait_until_stable`. It repeats once if a navigation committed
+meanwhile; the whole wait is bounded by ``SettleSettings.max_wait_s``.
 
 Tabs, dialogs, navigation vetting and the Playwright driver belong to the executor's
 :class:`~screenpilot.tools.web.session.ChromiumSession` (see there): the newest tab is the current
@@ -89,7 +92,6 @@ from screenpilot.agent.errors import ActionFailedError, ConfigError, ExecutorErr
 from screenpilot.tools.settle import GrayFrame, SettleSettings
 from screenpilot.tools.web import DEFAULT_NAVIGATION_TIMEOUT_S, DEFAULT_VIEWPORT, tabs
 from screenpilot.tools.web.base import Box, WebExecutor
-from screenpilot.tools.web.element_probe import ElementProbe
 from screenpilot.tools.web.keys import is_layout_char, playwright_chord
 from screenpilot.tools.web.session import (
     LaunchOptions,
@@ -180,7 +182,6 @@ class BrowserExecutor(WebExecutor):
     def __init__(self, settings: BrowserSettings | None = None, url_guard: UrlGuard | None = None) -> None:
         self.settings = settings = settings or BrowserSettings()
         self._pointer = Point(0, 0)
-        self._probe = ElementProbe()
         width, height = settings.viewport
         context = {"viewport": {"width": width, "height": height}, "device_scale_factor": settings.device_scale_factor}
         launch = LaunchOptions(headless=settings.headless, executable_path=settings.executable_path,
@@ -201,14 +202,9 @@ class BrowserExecutor(WebExecutor):
         return self._pointer
 
     def _frame_extra(self) -> dict[str, object]:
-        """``tabs``: how many tabs are open. Probes the page for :meth:`take_probes` as well."""
-        self._probe.observe(self._session.page, self._hidden_values)
+        """``tabs``: how many tabs are open."""
         return {"tabs": len(self._session.context.pages)}
 
-    def take_probes(self) -> list[dict[str, object]]:
-        """What the page's elements held at each observation and after each pointer or typing action since the
-        last call (:mod:`screenpilot.tools.web.element_probe`)."""
-        return self._probe.take()
 
     def describe(self) -> dict[str, object]:
         """What run.json records about this browser."""
@@ -246,9 +242,11 @@ class BrowserExecutor(WebExecutor):
                 raise
             # Between documents (an error page committing) scripts cannot run yet; capture anyway.
 
-    def _capture_bytes(self, params: dict[str, object]) -> bytes | None:
-        """Raw bytes of a CDP capture, or None when CDP refused (the caller falls back)."""
-        self._ensure_responsive()
+    def _capture_bytes(self, params: dict[str, object], answered: bool) -> bytes | None:
+        """Raw bytes of a CDP capture, or None when CDP refused (the caller falls back). The page is checked for
+        life first unless it ``answered`` a bounded question a moment ago."""
+        if not answered:
+            self._ensure_responsive()
         try:
             reply = self._session.cdp().send("Page.captureScreenshot", params)
         except PlaywrightError as exc:
@@ -257,7 +255,7 @@ class BrowserExecutor(WebExecutor):
             return None
         return base64.b64decode(reply["data"])
 
-    def _capture(self, fmt: Literal["png", "jpeg"]) -> bytes:
+    def _capture(self, fmt: Literal["png", "jpeg"], answered: bool = False) -> bytes:
         """Encoded bytes of the current tab's viewport (device pixels): CDP first, Playwright's
         screenshot as the fallback. When the tab closes meanwhile, captures the tab that takes over."""
         params: dict[str, object] = {"format": fmt, "optimizeForSpeed": True, "captureBeyondViewport": False}
@@ -265,7 +263,7 @@ class BrowserExecutor(WebExecutor):
             params["quality"] = 40
         for attempt in range(2):
             try:
-                data = self._capture_bytes(params)
+                data = self._capture_bytes(params, answered and not attempt)
                 if data is None:
                     data = self._session.page.screenshot(timeout=self.settings.response_timeout_s * 1000, type=fmt,
                                                  quality=40 if fmt == "jpeg" else None,
@@ -277,8 +275,11 @@ class BrowserExecutor(WebExecutor):
                 self._session.follow_pages()
         raise AssertionError("unreachable")
 
-    def _capture_image(self) -> Image.Image:
-        image = rgb_from_png(self._capture("png"))
+    def _capture_png(self, answered: bool) -> bytes:
+        return self._capture("png", answered)
+
+    def _image_from_png(self, data: bytes) -> Image.Image:
+        image = rgb_from_png(data)
         if image.size != self.size:
             image = image.resize(self.size, Image.Resampling.BOX if image.width > self.size[0]
                                  else Image.Resampling.BILINEAR)
@@ -328,7 +329,7 @@ class BrowserExecutor(WebExecutor):
                 raise ValueError(f"{type(action).__name__} is handled by the loop, not by an executor")
             case _:
                 assert_never(action)
-        self._probe.after_action(self._session.page, action, self._pointer, self._hidden_values)
+        self._probe.after_action(self._session.page, action, self._pointer, self._hidden_values, defer=True)
 
     def _web_action(self, action: ListTabs | SwitchTab | CloseTab | NewTab | Upload) -> None:
         session = self._session

@@ -1,7 +1,9 @@
 """What the page's elements held when the run acted on them, for replay checks that look at the result.
 
 :class:`ElementProbe` asks the page one question after each executed pointer or typing action and at each
-observation, and keeps the answers until the loop takes them (:meth:`ElementProbe.take`):
+observation, and keeps the answers until the loop takes them (:meth:`ElementProbe.take`). The web executors let
+both ride along with the questions settle asks anyway (the one after the action with the first, the observation
+with the answer at the end of the quiet window), so on a quiet page they cost no round trip of their own:
 
 * after a click or long press: the element under the action point (``document.elementFromPoint``; a label stands
   for the control it labels, a span inside a button for the button); after typing or keys: the focused element.
@@ -24,11 +26,11 @@ Secrets: a value or text that contains one of the ``secrets`` given is never kep
 ``secret`` is set. An element whose selector holds a secret is dropped.
 
 Cost: the script itself takes 0.01-0.3 ms on ordinary pages (about 7 ms on a document of 8,000 table cells that no
-probe saw before, where everything is fresh); the call is a bounded ``page.wait_for_function`` (it times out on a
-page stuck in a script, where ``evaluate`` would wait for ever), reading its value and releasing the handle: three
-round trips to the page (``bench/element_probe.py`` prints both against a bare ``evaluate``). A probe that fails (the
-document is being replaced, the page does not answer within :data:`PROBE_TIMEOUT_S`) is left out; it never fails the
-action.
+probe saw before, where everything is fresh); asked on its own, the call is a bounded ``page.wait_for_function`` (it
+times out on a page stuck in a script, where ``evaluate`` would wait for ever), reading its value and releasing the
+handle: three round trips to the page (``bench/element_probe.py`` prints both against a bare ``evaluate``). A probe
+that fails (the document is being replaced, the page does not answer within :data:`PROBE_TIMEOUT_S`) is left out; it
+never fails the action.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from screenpilot.agent.actions import Action, AndroidKey, Click, LongPress, Point, PressKeys, TypeText
-from screenpilot.tools.web.session import PlaywrightError
+from screenpilot.tools.web.session import PageQuestion, PlaywrightError
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -253,18 +255,53 @@ def without_secrets(probe: dict[str, Any], secrets: Sequence[str]) -> dict[str, 
 class ElementProbe:
     """Probes one executor's pages and keeps the answers (JSON-ready dicts) until :meth:`take`.
 
-    Must be used from the executor's thread; never raises for a page that cannot be asked.
+    The probe after an action may wait (:meth:`after_action` with ``defer``) to ride along with the next question
+    the executor asks the page anyway (:meth:`pending_question`, then :meth:`accept`); whatever asks the page
+    next without it calls :meth:`flush` first. Must be used from the executor's thread; never raises for a page
+    that cannot be asked.
     """
 
     def __init__(self) -> None:
         self._probes: deque[dict[str, Any]] = deque(maxlen=MAX_KEPT)
+        self._pending: tuple[dict[str, Any], list[str]] | None = None
 
     def after_action(self, page: Page, action: Action, pointer: Point | None, secrets: Sequence[str],
-                     dpr: float = 1.0) -> None:
-        """Probe the element ``action`` (just carried out) acted on; see :func:`probe_request`."""
+                     dpr: float = 1.0, defer: bool = False) -> None:
+        """Probe the element ``action`` (just carried out) acted on (see :func:`probe_request`); with ``defer``
+        later, by :meth:`pending_question` or :meth:`flush`."""
+        self.flush(page)
         request = probe_request(action, pointer, dpr)
-        if request is not None:
+        if request is None:
+            return
+        if defer:
+            self._pending = ({**request, **_LIMITS}, list(secrets))
+        else:
             self._ask(page, request, secrets)
+
+    def flush(self, page: Page) -> None:
+        """Ask the deferred probe now, if there is one."""
+        if self._pending is not None:
+            (request, secrets), self._pending = self._pending, None
+            self._ask(page, request, secrets)
+
+    def pending_question(self) -> PageQuestion | None:
+        """The deferred probe as a question to ask with another one (then give it to :meth:`accept`)."""
+        if self._pending is None:
+            return None
+        request, _secrets = self._pending
+        self._pending = None
+        return PageQuestion(PROBE_JS, request)
+
+    @staticmethod
+    def observe_question() -> PageQuestion:
+        """:meth:`observe` as a question to ask with another one (then give it to :meth:`accept`)."""
+        return PageQuestion(PROBE_JS, {"mode": "observe", **_LIMITS})
+
+    def accept(self, question: PageQuestion, secrets: Sequence[str]) -> None:
+        """Keep the answer of a question from :meth:`pending_question` or :meth:`observe_question` (none when the
+        page did not answer it)."""
+        if question.answered:
+            self._keep(question.answer, secrets)
 
     def observe(self, page: Page, secrets: Sequence[str]) -> None:
         """Probe the page as an observation shows it (the elements acted on and what is fresh). Called right after a
@@ -292,6 +329,9 @@ class ElementProbe:
                     handle.dispose()
         except PlaywrightError:
             return  # between documents, closed or not answering: no probe this time
+        self._keep(answer, secrets)
+
+    def _keep(self, answer: object, secrets: Sequence[str]) -> None:
         if isinstance(answer, dict) and "error" not in answer:
             self._probes.append(without_secrets(answer, secrets))
 

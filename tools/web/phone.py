@@ -72,7 +72,6 @@ from screenpilot.tools.base import refuse_web_action
 from screenpilot.tools.settle import GrayFrame, SettleSettings
 from screenpilot.tools.web import DEFAULT_NAVIGATION_TIMEOUT_S, DEFAULT_PHONE
 from screenpilot.tools.web.base import Box, WebExecutor
-from screenpilot.tools.web.element_probe import ElementProbe
 from screenpilot.tools.web.keys import playwright_chord
 from screenpilot.tools.web.session import (
     LaunchOptions,
@@ -249,7 +248,6 @@ class PhoneExecutor(WebExecutor):
 
     def __init__(self, settings: PhoneSettings | None = None, url_guard: UrlGuard | None = None) -> None:
         self.settings = settings = settings or PhoneSettings()
-        self._probe = ElementProbe()
         launch = LaunchOptions(headless=settings.headless, executable_path=settings.executable_path,
                                extra_args=settings.extra_args, navigation_timeout_s=settings.navigation_timeout_s)
         super().__init__(launch, self._context_options, owner="phone executor", url_guard=url_guard,
@@ -275,9 +273,11 @@ class PhoneExecutor(WebExecutor):
         """(width, height) of the screen in device px, equal to every Frame's size."""
         return self._size
 
-    def _capture_image(self) -> Image.Image:
-        """The screen in device px."""
-        data = self._capture(type="png", scale="device")
+    def _capture_png(self, answered: bool) -> bytes:
+        """The screen in device px (``page.screenshot`` has its own time limit, so ``answered`` changes nothing)."""
+        return self._capture(type="png", scale="device")
+
+    def _image_from_png(self, data: bytes) -> Image.Image:
         return fit_image(rgb_from_png(data), self._size)
 
     def _image_boxes(self, boxes: Iterable[Box]) -> list[tuple[int, int, int, int]]:
@@ -295,14 +295,9 @@ class PhoneExecutor(WebExecutor):
         return corners
 
     def _frame_extra(self) -> dict[str, object]:
-        """The device name and its DSF. Probes the page for :meth:`take_probes` as well."""
-        self._probe.observe(self.page, self._hidden_values)
+        """The device name and its DSF."""
         return {"device": self.device, "device_scale_factor": self.dsf}
 
-    def take_probes(self) -> list[dict[str, object]]:
-        """What the page's elements held at each observation and after each tap or typing action since the last
-        call (:mod:`screenpilot.tools.web.element_probe`)."""
-        return self._probe.take()
 
     def _act(self, action: Action) -> None:
         match action:
@@ -330,7 +325,7 @@ class PhoneExecutor(WebExecutor):
                 raise ValueError(f"{type(action).__name__} is handled by the loop, not by an executor")
             case _:
                 assert_never(action)
-        self._probe.after_action(self.page, action, None, self._hidden_values, dpr=self.dsf)
+        self._probe.after_action(self.page, action, None, self._hidden_values, dpr=self.dsf, defer=True)
 
     def _touch_action(self, action: Click | LongPress | Swipe | Drag | Scroll | MoveTo) -> None:
         match action:

@@ -220,6 +220,13 @@ def gray_from_jpeg(data: bytes, width: int, source_width: int) -> GrayFrame:
     return np.asarray(gray, dtype=np.uint8)
 
 
+def _answered(questions: Sequence[PageQuestion], answers: object) -> None:
+    """Give ``questions`` their ``answers`` (an array in the same order, as :func:`_asking_too` asks them)."""
+    if isinstance(answers, list) and len(answers) == len(questions):
+        for question, answer in zip(questions, answers, strict=True):
+            question.answered, question.answer = True, answer
+
+
 def vet_navigation(route: Route, guard: UrlGuard, on_block: Callable[[str, str], None]) -> None:
     """A route handler body: let non-navigation requests through; vet a navigation request and
     the first redirect hop it answers with, aborting (and reporting ``on_block(url, reason)``)
@@ -300,6 +307,35 @@ class FrameFacts:
     boxes: list[tuple[float, float, float, float]]
     state: dict[str, str] | None
     title: str | None
+
+    @classmethod
+    def from_answer(cls, facts: object) -> FrameFacts | None:
+        """:data:`FRAME_FACTS_JS`'s answer as FrameFacts (None when it is not one)."""
+        if not isinstance(facts, dict):
+            return None
+        state = facts.get("state")
+        return cls(
+            boxes=[(float(b[0]), float(b[1]), float(b[2]), float(b[3])) for b in facts.get("boxes") or ()],
+            state={key: str(state.get(key, "")) for key in ("controls", "text")} if isinstance(state, dict) else None,
+            title=facts.get("title") if isinstance(facts.get("title"), str) else None)
+
+
+@dataclass
+class PageQuestion:
+    """A script for the page (a JavaScript function of one argument, ``arg``) asked together with another
+    question, in the same round trip (:meth:`ChromiumSession.page_is_quiet`). ``answered`` and ``answer`` are
+    set when the page has run it (``answer`` is None when the script threw)."""
+
+    script: str
+    arg: object = None
+    answered: bool = False
+    answer: Any = None
+
+
+def _asking_too(questions: Sequence[PageQuestion]) -> str:
+    """JavaScript for ``questions``' answers as an array, the argument's ``q`` holding their arguments."""
+    return "[" + ", ".join(f"(() => {{ try {{ return ({q.script})(a.q[{i}]); }} catch (e) {{ return null; }} }})()"
+                           for i, q in enumerate(questions)) + "]"
 
 
 # --- the session -----------------------------------------------------------------------------
@@ -423,7 +459,7 @@ original timer functions for itself); and counts the tabs the page asked for (``
 with a target or with a modifier key), which open some round trips later."""
 
 
-QUIET_JS = """(untrackedMs) => new Promise((resolve) => {
+QUIET_JS = """(untrackedMs) => {
   const tracker = window.__screenpilotActivity;
   const own = tracker ? tracker.own : window;
   const windowMs = tracker ? 0 : untrackedMs;
@@ -437,34 +473,51 @@ QUIET_JS = """(untrackedMs) => new Promise((resolve) => {
                return f.contentDocument === null || f.contentDocument.getAnimations().length > 0
                  || !inner || inner.moving() || inner.requests() > 0; }
          catch (e) { return true; } });
-  if (busy()) { resolve(false); return; }
-  if (tracker && tracker.requests() > 0) { resolve("requests"); return; }
-  let mutations = 0;
-  const observer = new MutationObserver((records) => { mutations += records.length; });
-  observer.observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
-  let frames = false, waited = false;
-  const finish = () => {
-    if (!(frames && waited)) return;
-    observer.disconnect();
-    resolve(mutations === 0 && !busy() && (!tracker || tracker.requests() === 0 || "requests"));
-  };
-  own.setTimeout(() => { waited = true; finish(); }, windowMs);
-  own.setTimeout(() => { frames = true; finish(); }, windowMs + 100);  // no animation frames in a hidden tab
-  own.requestAnimationFrame(() => own.requestAnimationFrame(() => { frames = true; finish(); }));
-})"""
-"""True when the page itself says nothing is moving (``"requests"`` when only its requests are in flight):
-loaded, no running or pending CSS/Web animation or transition, no pending animation-frame callback, timeout due
-within 250 ms, fast interval or request in flight of the page's own (:data:`ACTIVITY_TRACKER_JS`), no playing media,
-no DOM mutation over two animation frames, and nothing it cannot see into (a canvas, a plugin, a cross-origin,
-animating or untracked frame: those pages are left to the pixel comparison). A document without the tracker (a tab
-that was open before an attach over CDP) must also stay without mutations for ``untrackedMs`` milliseconds. A
-navigation starting meanwhile destroys the page's context, and the caller hears "cannot tell"."""
+  if (busy()) return false;
+  if (tracker && tracker.requests() > 0) return "requests";
+  return new Promise((resolve) => {
+    let changes = 0;
+    const observer = new MutationObserver((records) => { changes += records.length; });
+    observer.observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+    let frames = false, waited = false, armed = false;  // the action's own scroll events fire in the first frame
+    const scrolled = () => { if (armed) changes++; };
+    document.addEventListener("scroll", scrolled, {capture: true, passive: true});
+    const finish = () => {
+      if (!(frames && waited)) return;
+      observer.disconnect();
+      document.removeEventListener("scroll", scrolled, {capture: true});
+      resolve(changes === 0 && !busy() && (!tracker || tracker.requests() === 0 || "requests"));
+    };
+    own.setTimeout(() => { waited = true; finish(); }, windowMs);
+    own.setTimeout(() => { frames = true; finish(); }, windowMs + 100);  // no animation frames in a hidden tab
+    own.requestAnimationFrame(() => { armed = true; own.requestAnimationFrame(() => { frames = true; finish(); }); });
+  });
+}"""
+"""The page's own verdict on whether it has stopped changing: ``false`` at once when something is moving (not
+loaded, a running or pending CSS/Web animation or transition, a pending animation-frame callback, timeout due
+within 250 ms or fast interval of the page's own (:data:`ACTIVITY_TRACKER_JS`), playing media, or something it
+cannot see into: a canvas, a plugin, a cross-origin, animating or untracked frame; those pages are left to the pixel
+comparison), ``"requests"`` at once when only the page's requests are in flight, else a promise of the same verdict
+after a quiet window: two animation frames without a DOM mutation, and no scroll after the first (a document
+without the tracker, a tab that was open before an attach over CDP, must also stay so for ``untrackedMs``
+milliseconds). A navigation starting meanwhile destroys the page's context, and the caller hears "cannot tell"."""
 
+_QUIET_ANSWER = ("(quiet) => ({quiet, popups: window.__screenpilotActivity"
+                 " ? window.__screenpilotActivity.takePopups() : 0})")
 
-QUIET_ANSWER_JS = ("(ms) => (" + QUIET_JS + ")(ms).then((quiet) => ({quiet, popups: window.__screenpilotActivity"
-                   " ? window.__screenpilotActivity.takePopups() : 0}))")
-""":data:`QUIET_JS` with its answer wrapped in an object (so a wait for a truthy value returns every answer), with the
+QUIET_ANSWER_JS = "(ms) => Promise.resolve((" + QUIET_JS + ")(ms)).then(" + _QUIET_ANSWER + ")"
+""":data:`QUIET_JS`'s verdict wrapped in an object (so a wait for a truthy value returns every answer), with the
 number of tabs the page asked for since the last question (:data:`ACTIVITY_TRACKER_JS`)."""
+
+QUIET_START_JS = ("(ms) => { const verdict = (" + QUIET_JS + ")(ms); if (!(verdict instanceof Promise)) return ("
+                  + _QUIET_ANSWER + ")(verdict); Object.defineProperty(window, '__screenpilotQuiet', {value: "
+                  "verdict.then(" + _QUIET_ANSWER + "), configurable: true, enumerable: false}); return {pending: "
+                  "true}; }")
+"""Starts :data:`QUIET_JS`: its answer (as :data:`QUIET_ANSWER_JS`) when the verdict is immediate, else
+``{pending: true}``, the quiet window running in the page; :data:`QUIET_AWAIT_JS` then waits for its end."""
+
+QUIET_AWAIT_JS = "() => window.__screenpilotQuiet || {quiet: null, popups: 0}"
+"""The answer of the quiet window :data:`QUIET_START_JS` started (``quiet`` null: the document was replaced)."""
 
 POPUP_WAIT_S = 2.0
 """How long settle waits for a tab the page asked for to open (Playwright reports it some round trips later)."""
@@ -852,12 +905,11 @@ class ChromiumSession:
                 raise
             return None
 
-    def _ask_quiet(self, window_s: float, answer_timeout_s: float) -> object:
-        """:data:`QUIET_JS`'s answer, asked with a time limit (a script stuck in a loop would hold a plain evaluation
-        for ever): ExecutorError when the page does not answer within ``answer_timeout_s`` seconds."""
+    def _ask(self, script: str, arg: object, answer_timeout_s: float) -> dict[str, Any] | None:
+        """``script``'s answer (an object), asked with a time limit (a script stuck in a loop would hold a plain
+        evaluation for ever): ExecutorError when the page does not answer within ``answer_timeout_s`` seconds."""
         try:
-            handle = self.page.wait_for_function(QUIET_ANSWER_JS, arg=round(window_s * 1000), polling=10,
-                                                 timeout=answer_timeout_s * 1000)
+            handle = self.page.wait_for_function(script, arg=arg, polling=10, timeout=answer_timeout_s * 1000)
         except PlaywrightTimeoutError:
             raise ExecutorError(f"the page has not responded for {answer_timeout_s:g} s (a script stuck in a "
                                 "loop?)") from None
@@ -865,28 +917,53 @@ class ChromiumSession:
             answer = handle.json_value()
         finally:
             handle.dispose()
-        if not isinstance(answer, dict):
+        return answer if isinstance(answer, dict) else None
+
+    def _ask_quiet(self, window_s: float, answer_timeout_s: float, during: Callable[[], None] | None,
+                   first: Sequence[PageQuestion], last: Sequence[PageQuestion]) -> object:
+        """:data:`QUIET_JS`'s verdict (see :meth:`page_is_quiet`); waits for a tab the page asked for."""
+        arg = {"ms": round(window_s * 1000), "q": [q.arg for q in first]}
+        script = QUIET_ANSWER_JS if during is None else QUIET_START_JS
+        answer = self._ask(f"(a) => {{ const extra = {_asking_too(first)}; return Promise.resolve(({script})(a.ms))"
+                           ".then((answer) => Object.assign(answer, {extra})); }", arg, answer_timeout_s)
+        if answer is not None:
+            _answered(first, answer.get("extra"))
+        if during is not None and answer is not None and answer.get("pending"):
+            during()
+            answer = self._ask(
+                f"(a) => Promise.resolve(({QUIET_AWAIT_JS})()).then((answer) => answer.quiet !== true ? answer : "
+                f"Object.assign(answer, {{extra: {_asking_too(last)}}}))", {"q": [q.arg for q in last]},
+                answer_timeout_s)
+            if answer is not None and answer.get("quiet") is True:
+                _answered(last, answer.get("extra"))
+        if answer is None:
             return None
         if answer.get("popups") and not self._opened:
             with suppress(PlaywrightTimeoutError):
                 self.context.wait_for_event("page", timeout=POPUP_WAIT_S * 1000)
         return answer.get("quiet")
 
-    def page_is_quiet(self, window_s: float, request_wait_s: float = 0.0, answer_timeout_s: float = 10.0) -> bool:
+    def page_is_quiet(self, window_s: float, request_wait_s: float = 0.0, answer_timeout_s: float = 10.0,
+                      during: Callable[[], None] | None = None, first: Sequence[PageQuestion] = (),
+                      last: Sequence[PageQuestion] = ()) -> bool:
         """Whether the current tab says it has stopped changing (:data:`QUIET_JS`; a tab without the activity tracker
         must stay unchanged for ``window_s`` seconds). While the page's own requests are in flight, waits up to
         ``request_wait_s`` seconds for them to end and asks again. ExecutorError when the page does not answer
         within ``answer_timeout_s`` seconds.
 
-        False when it cannot say (a navigation replaced the document while asking, a dialog is open, the tab
-        closed: the next one is followed), a request is still in flight or a tab opened."""
+        ``during`` is called inside the quiet window, when the page has just said nothing is moving and is watched
+        for changes until the window ends (a capture there shows the settled screen when the answer is True; the
+        caller drops it otherwise). ``first`` are asked in the same round trip as the question (before the window),
+        ``last`` with the answer after a quiet window (only when it is quiet; after ``during``). False when it cannot
+        say (a navigation replaced the document while asking, a
+        dialog is open, the tab closed: the next one is followed), a request is still in flight or a tab opened."""
         try:
-            quiet = self._ask_quiet(window_s, answer_timeout_s)
+            quiet = self._ask_quiet(window_s, answer_timeout_s, during, first, last)
             if quiet == "requests" and request_wait_s > 0:
                 with suppress(PlaywrightTimeoutError):
                     self.page.wait_for_function("() => window.__screenpilotActivity.requests() === 0",
                                                 timeout=request_wait_s * 1000, polling=20)
-                quiet = self._ask_quiet(window_s, answer_timeout_s)
+                quiet = self._ask_quiet(window_s, answer_timeout_s, during, (), last)
             return quiet is True and not self._opened
         except PlaywrightError as exc:
             if self.tab_closed_under(exc):
@@ -912,12 +989,14 @@ class ChromiumSession:
     def frame_facts(self, selectors: Sequence[str], values: Sequence[str]) -> FrameFacts:
         """Where the current tab shows a secret, its state and its title, asked once (:data:`FRAME_FACTS_JS`).
         Raises PlaywrightError when the page cannot be asked (a navigation replaced the document)."""
-        facts = self.page.evaluate(FRAME_FACTS_JS, [list(selectors), [v for v in values if v]])
-        state = facts.get("state")
-        return FrameFacts(
-            boxes=[(float(b[0]), float(b[1]), float(b[2]), float(b[3])) for b in facts.get("boxes") or ()],
-            state={key: str(state.get(key, "")) for key in ("controls", "text")} if isinstance(state, dict) else None,
-            title=facts.get("title") if isinstance(facts.get("title"), str) else None)
+        question = self.frame_facts_question(selectors, values)
+        facts = FrameFacts.from_answer(self.page.evaluate(question.script, question.arg))
+        return facts if facts is not None else FrameFacts(boxes=[], state=None, title=None)
+
+    @staticmethod
+    def frame_facts_question(selectors: Sequence[str], values: Sequence[str]) -> PageQuestion:
+        """:meth:`frame_facts` as a question to ask with another (read it with :meth:`FrameFacts.from_answer`)."""
+        return PageQuestion(FRAME_FACTS_JS, [list(selectors), [v for v in values if v]])
 
     def secret_boxes(self, selectors: Sequence[str], values: Sequence[str]) -> list[tuple[float, float, float, float]]:
         """Where the current tab shows a secret (:data:`SECRET_BOXES_JS`): boxes (left, top, width, height) in
@@ -1007,7 +1086,9 @@ __all__ = [
     "PLAYWRIGHT_INSTALL_HINT",
     "ChromiumSession",
     "ContextOptions",
+    "FrameFacts",
     "LaunchOptions",
+    "PageQuestion",
     "PlaywrightError",
     "PlaywrightTimeoutError",
     "UrlGuard",
