@@ -685,14 +685,24 @@ def test_a_quiet_page_settles_without_comparing_screenshots(open_page: Callable[
     assert calls == []
 
 
-def count_captures(executor: BrowserExecutor, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Records each full capture the executor takes (its ``answered`` argument)."""
-    calls: list[bool] = []
-    original = executor._capture_png
+def count_captures(executor: BrowserExecutor, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records each full capture the executor takes: ``settle`` or ``screenshot``, the method taking it."""
+    calls: list[str] = []
+    settling: list[bool] = []
+    original, settle = executor._capture_png, executor.settle
 
-    def counted(answered: bool) -> bytes:
-        calls.append(answered)
-        return original(answered)
+    def counted() -> bytes:
+        calls.append("settle" if settling else "screenshot")
+        return original()
+
+    def settled() -> float:
+        settling.append(True)
+        try:
+            return settle()
+        finally:
+            settling.clear()
+
+    monkeypatch.setattr(executor, "settle", settled)
 
     monkeypatch.setattr(executor, "_capture_png", counted)
     return calls
@@ -706,12 +716,12 @@ def test_the_screenshot_after_settle_is_the_screen_settle_captured_when_the_page
     captures = count_captures(executor, monkeypatch)
     executor.execute(Click(centre(executor, "#btn")))
     executor.settle()
-    assert captures == [True], "settle captured once, inside the quiet window"
+    assert captures == ["settle"], "settle captured once, inside the quiet window"
     reused = executor.screenshot()
-    assert captures == [True], "the screenshot right after settle took no capture of its own"
+    assert captures == ["settle"], "the screenshot right after settle took no capture of its own"
     time.sleep(0.3)  # older than KEPT_FRAME_MAX_AGE_S: captured again
     fresh = executor.screenshot()
-    assert captures == [True, False]
+    assert captures == ["settle", "screenshot"]
     assert not np.array_equal(np.asarray(reused.image), before)
     assert np.array_equal(np.asarray(reused.image), np.asarray(fresh.image))
     assert reused.extra["page_state"] == fresh.extra["page_state"]
@@ -730,7 +740,7 @@ def test_settle_s_capture_is_not_used_once_it_may_be_stale(open_page: Callable[[
     time.sleep(0.6)
     captures = count_captures(executor, monkeypatch)
     late = executor.screenshot()
-    assert captures == [False]
+    assert captures == ["screenshot"]
     assert not np.array_equal(np.asarray(late.image), np.asarray(executor._image_from_png(kept.png)))
     # and an action in between drops it at once
     executor.execute(Click(Point(5, 5)))

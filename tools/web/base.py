@@ -132,9 +132,9 @@ class WebExecutor:
 
     # --- what a subclass supplies ------------------------------------------------------------
 
-    def _capture_png(self, answered: bool) -> bytes:
-        """The current tab as a PNG, as captured (:meth:`_masked_capture` paints). ``answered``: the page answered a
-        bounded question a moment ago (a capture that would hang on a stuck page may skip its own check)."""
+    def _capture_png(self) -> bytes:
+        """The current tab as a PNG, as captured (:meth:`_masked_capture` paints); ExecutorError when the page does
+        not answer within :meth:`_response_timeout_s`."""
         raise NotImplementedError
 
     def _image_from_png(self, data: bytes) -> Image.Image:
@@ -205,11 +205,13 @@ class WebExecutor:
 
     def _secret_boxes(self) -> list[Box] | None:
         """Where the tab shows a secret or a masked element; None when the page cannot be asked."""
-        return self._ask_page(lambda: self._session.secret_boxes(self._mask_selectors, self._hidden_values))
+        return self._ask_page(lambda: self._session.secret_boxes(self._mask_selectors, self._hidden_values,
+                                                                 self._response_timeout_s()))
 
     def _frame_facts(self) -> FrameFacts | None:
         """Secret boxes, page state and title in one question to the tab; None when the page cannot be asked."""
-        return self._ask_page(lambda: self._session.frame_facts(self._mask_selectors, self._hidden_values))
+        return self._ask_page(lambda: self._session.frame_facts(self._mask_selectors, self._hidden_values,
+                                                                self._response_timeout_s()))
 
     def _ask_page(self, question: Callable[[], _Answer]) -> _Answer | None:
         """``question()``'s answer, or None when the page cannot answer it (a navigation replaced the document);
@@ -226,7 +228,7 @@ class WebExecutor:
         ``facts`` and ``observed`` are answered when the window ends."""
         page = self._session.page
         before = self._secret_boxes() if self._hidden_values else []
-        png = self._capture_png(answered=True)
+        png = self._capture_png()
         if self._decoder is None:
             self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="screenpilot-decode")
         self._kept = _KeptFrame(png=png, image=self._decoder.submit(self._image_from_png, png), before=before,
@@ -252,7 +254,7 @@ class WebExecutor:
         facts = None
         if kept is None:
             before = self._secret_boxes() if self._hidden_values else []  # marked elements do not come and go
-            image = self._image_from_png(self._capture_png(answered=False))
+            image = self._image_from_png(self._capture_png())
         else:
             before, image = kept.before, kept.image.result()
             facts = FrameFacts.from_answer(kept.facts.answer)

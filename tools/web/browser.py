@@ -9,11 +9,10 @@ Screenshots. Measured on the development machine (1280x720, text page, Chromium 
 2-core box, PNG decoded to a PIL RGB image): CDP ``Page.captureScreenshot`` with
 ``optimizeForSpeed`` ~36-40 ms against ~67-71 ms for ``page.screenshot()``; the difference is
 mostly PNG decoding (Playwright's better-compressed PNG takes ~20 ms more to decode). CDP calls
-have no timeout, though, and a renderer stuck in a script never answers one, so a capture first
-runs a bounded liveness probe (``page.wait_for_function``, ~2 ms) unless the page has just answered
-a bounded question (the capture settle takes inside the page's quiet window); a page that does not
-answer within ``response_timeout_s`` raises :class:`ExecutorError`. A CDP failure that is not
-a closed browser (e.g. an error page still committing) falls back to ``page.screenshot``.
+are sent with a time limit: a renderer stuck in a script never answers one, and a page that does
+not answer within ``response_timeout_s`` raises :class:`ExecutorError` (no separate liveness probe).
+A CDP failure that is not a closed browser (e.g. an error page still committing) falls back to
+``page.screenshot``.
 
 Settling (:meth:`~screenpilot.tools.web.base.WebExecutor.settle`): the page's ``load`` state (a
 navigation the action started), then the page's own verdict, with the capture for the next
@@ -118,6 +117,11 @@ def drag_steps(start: Point, end: Point) -> int:
 
 
 # --- settings --------------------------------------------------------------------------------
+
+
+CAPTURE_RETRIES = 6
+"""How often a refused CDP capture is asked again (50 ms apart) before Playwright's screenshot is tried: Chromium
+refuses captures for a moment while a document commits."""
 
 
 @dataclass(frozen=True)
@@ -228,42 +232,35 @@ class BrowserExecutor(WebExecutor):
     def _response_timeout_s(self) -> float:
         return self.settings.response_timeout_s
 
-    def _ensure_responsive(self) -> None:
-        """Raise ExecutorError when the page does not run a trivial script within the limit."""
+    def _capture_bytes(self, params: dict[str, object]) -> bytes | None:
+        """Raw bytes of a CDP capture, or None when CDP refused (the caller falls back). ExecutorError when the page
+        does not answer within ``response_timeout_s`` (a renderer stuck in a script produces no frame)."""
         timeout_s = self.settings.response_timeout_s
         try:
-            self._session.page.wait_for_function("true", timeout=timeout_s * 1000, polling=10)
-        except PlaywrightTimeoutError as exc:
-            raise ExecutorError(
-                f"the page has not responded for {timeout_s:g} s (a script stuck in a loop?)"
-            ) from exc
-        except PlaywrightError as exc:
-            if is_gone_error(exc):
-                raise
-            # Between documents (an error page committing) scripts cannot run yet; capture anyway.
-
-    def _capture_bytes(self, params: dict[str, object], answered: bool) -> bytes | None:
-        """Raw bytes of a CDP capture, or None when CDP refused (the caller falls back). The page is checked for
-        life first unless it ``answered`` a bounded question a moment ago."""
-        if not answered:
-            self._ensure_responsive()
-        try:
-            reply = self._session.cdp().send("Page.captureScreenshot", params)
+            reply = self._session.cdp().send("Page.captureScreenshot", params, timeout=timeout_s * 1000)
+        except PlaywrightTimeoutError:
+            raise ExecutorError(f"the page has not responded for {timeout_s:g} s (a script stuck in a loop?)") from None
         except PlaywrightError as exc:
             if is_gone_error(exc):
                 raise
             return None
         return base64.b64decode(reply["data"])
 
-    def _capture(self, fmt: Literal["png", "jpeg"], answered: bool = False) -> bytes:
-        """Encoded bytes of the current tab's viewport (device pixels): CDP first, Playwright's
-        screenshot as the fallback. When the tab closes meanwhile, captures the tab that takes over."""
+    def _capture(self, fmt: Literal["png", "jpeg"]) -> bytes:
+        """Encoded bytes of the current tab's viewport (device pixels): CDP first (asked again up to
+        :data:`CAPTURE_RETRIES` times 50 ms apart when it refuses), Playwright's screenshot as the fallback. When the
+        tab closes meanwhile, captures the tab that takes over."""
         params: dict[str, object] = {"format": fmt, "optimizeForSpeed": True, "captureBeyondViewport": False}
         if fmt == "jpeg":
             params["quality"] = 40
         for attempt in range(2):
             try:
-                data = self._capture_bytes(params, answered and not attempt)
+                data = self._capture_bytes(params)
+                for _ in range(CAPTURE_RETRIES):  # refused while a document commits (an error page): a moment later
+                    if data is not None:
+                        break
+                    time.sleep(0.05)
+                    data = self._capture_bytes(params)
                 if data is None:
                     data = self._session.page.screenshot(timeout=self.settings.response_timeout_s * 1000, type=fmt,
                                                  quality=40 if fmt == "jpeg" else None,
@@ -275,8 +272,8 @@ class BrowserExecutor(WebExecutor):
                 self._session.follow_pages()
         raise AssertionError("unreachable")
 
-    def _capture_png(self, answered: bool) -> bytes:
-        return self._capture("png", answered)
+    def _capture_png(self) -> bytes:
+        return self._capture("png")
 
     def _image_from_png(self, data: bytes) -> Image.Image:
         image = rgb_from_png(data)

@@ -273,8 +273,8 @@ class PhoneExecutor(WebExecutor):
         """(width, height) of the screen in device px, equal to every Frame's size."""
         return self._size
 
-    def _capture_png(self, answered: bool) -> bytes:
-        """The screen in device px (``page.screenshot`` has its own time limit, so ``answered`` changes nothing)."""
+    def _capture_png(self) -> bytes:
+        """The screen in device px."""
         return self._capture(type="png", scale="device")
 
     def _image_from_png(self, data: bytes) -> Image.Image:
