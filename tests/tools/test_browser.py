@@ -32,6 +32,7 @@ from screenpilot.agent.actions import (
     Navigate,
     Point,
     PressKeys,
+    NewTab,
     Scroll,
     Terminate,
     TypeText,
@@ -322,6 +323,27 @@ def test_scroll_down_and_up_by_pixels(open_page: Callable[[str], BrowserExecutor
     assert wait_for(lambda: js(executor, "window.scrollY") < 500)
     executor.settle()
     assert abs(js(executor, "window.scrollY") - 200) <= 60
+
+
+INNER_SCROLLER = ("() => { const d = document.createElement('div'); d.id = 'inner'; d.style.cssText = 'position:fixed;"
+                  "left:500px;top:200px;width:300px;height:200px;overflow:auto;background:#eef';"
+                  " d.innerHTML = '<div style=\"height:3000px\">inner</div>'; document.body.append(d); }")
+
+
+def test_a_scroll_moves_the_pointer_of_the_tab_it_turns_in(open_page: Callable[[str], BrowserExecutor]) -> None:
+    executor = open_page("browser_long")
+    executor.page.evaluate(INNER_SCROLLER)
+    over_inner = Point(650, 300)
+    for expected in (300, 600):  # the second scroll at the same point needs no move
+        executor.execute(Scroll(dy=300, at=over_inner))
+        assert wait_for(lambda: js(executor, "document.getElementById('inner').scrollTop") == expected)  # noqa: B023
+    assert js(executor, "window.scrollY") == 0
+    executor.execute(NewTab(page_url("browser_long")))  # a tab of its own, whose mouse is elsewhere
+    executor.settle()
+    executor.page.evaluate(INNER_SCROLLER)
+    executor.execute(Scroll(dy=300, at=over_inner))
+    assert wait_for(lambda: js(executor, "document.getElementById('inner').scrollTop") == 300)
+    assert js(executor, "window.scrollY") == 0
 
 
 UNICODE_TEXT = "héllo wörld ✓ 日本語 😀 <b>&amp;</b>"

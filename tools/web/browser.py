@@ -186,6 +186,8 @@ class BrowserExecutor(WebExecutor):
     def __init__(self, settings: BrowserSettings | None = None, url_guard: UrlGuard | None = None) -> None:
         self.settings = settings = settings or BrowserSettings()
         self._pointer = Point(0, 0)
+        self._mouse_page: object = None
+        """The tab whose mouse was last put at ``_pointer`` (each tab has its own): a scroll there needs no move."""
         width, height = settings.viewport
         context = {"viewport": {"width": width, "height": height}, "device_scale_factor": settings.device_scale_factor}
         launch = LaunchOptions(headless=settings.headless, executable_path=settings.executable_path,
@@ -358,31 +360,37 @@ class BrowserExecutor(WebExecutor):
             raise ActionFailedError(f"click count must be at least 1, got {count}",
                                     hint="click 1 (single), 2 (double) or 3 (triple) times")
         point = self._checked(at)
+        self._mouse_page = None  # where the mouse is is known again once the click is done
         self._session.page.mouse.click(point.x, point.y, button=button, click_count=count)
-        self._pointer = point
+        self._pointer, self._mouse_page = point, self._session.page
 
     def _move(self, at: Point) -> None:
         point = self._checked(at)
+        self._mouse_page = None
         self._session.page.mouse.move(point.x, point.y)
-        self._pointer = point
+        self._pointer, self._mouse_page = point, self._session.page
 
     def _drag(self, start: Point | None, to: Point) -> None:
         begin = self._checked(start)
         end = self._checked(to)
         mouse = self._session.page.mouse
+        self._mouse_page = None
         mouse.move(begin.x, begin.y)
         mouse.down()
         try:
             mouse.move(end.x, end.y, steps=drag_steps(begin, end))
         finally:
             mouse.up()
-        self._pointer = end
+        self._pointer, self._mouse_page = end, self._session.page
 
     def _scroll(self, at: Point | None, dx: int, dy: int) -> None:
         point = self._checked(at)
-        self._session.page.mouse.move(point.x, point.y)
-        self._pointer = point
-        self._session.page.mouse.wheel(dx, dy)
+        page = self._session.page
+        if point != self._pointer or page is not self._mouse_page:  # the wheel turns under this tab's pointer
+            self._mouse_page = None
+            page.mouse.move(point.x, point.y)
+            self._pointer, self._mouse_page = point, page
+        page.mouse.wheel(dx, dy)
 
     def _type(self, text: str) -> None:
         """Type ``text``: Enter for newlines, Tab for tabs (moving focus, as a person's Tab key does), characters off
