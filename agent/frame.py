@@ -18,7 +18,9 @@ class Frame:
     ``image`` is in screen pixels: its size equals ``size`` (width, height) of the screen or
     viewport the executor clicks in. ``taken_at`` is ``time.time()`` seconds. ``url`` and
     ``title`` are filled by browser executors (None elsewhere). ``capture_s`` is how long the
-    capture took, in seconds.
+    capture took, in seconds. ``png``: ``image`` exactly, PNG-encoded as captured, when the
+    executor has that (nothing painted over, not resized; None otherwise): recorders write it
+    as is instead of encoding the image again.
     """
 
     image: Image.Image
@@ -27,6 +29,7 @@ class Frame:
     url: str | None = None
     title: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    png: bytes | None = field(default=None, repr=False)
 
     @property
     def size(self) -> tuple[int, int]:

@@ -31,6 +31,7 @@ class _Job:
     image: Image.Image
     name: str
     line: str
+    png: bytes | None
 
 
 class StepWriter:
@@ -50,11 +51,12 @@ class StepWriter:
         self._thread = threading.Thread(target=self._work, name=f"screenpilot-steps-{run_dir.name}", daemon=True)
         self._thread.start()
 
-    def submit(self, index: int, image: Image.Image, name: str, line: str) -> None:
-        """Queue step ``index``: ``image`` saved as ``name`` in the run folder, then ``line`` appended. Blocks while
-        ``depth`` steps are pending; raises the error of an earlier failed write."""
+    def submit(self, index: int, image: Image.Image, name: str, line: str, png: bytes | None = None) -> None:
+        """Queue step ``index``: ``image`` saved as ``name`` in the run folder (``png`` written as is when given: the
+        image's own PNG encoding), then ``line`` appended. Blocks while ``depth`` steps are pending; raises the
+        error of an earlier failed write."""
         self._raise_failure()
-        self._jobs.put(_Job(index, image, name, line))
+        self._jobs.put(_Job(index, image, name, line, png))
 
     def flush(self) -> None:
         """Wait until every queued step is on disk; raises the error of a failed write."""
@@ -88,7 +90,10 @@ class StepWriter:
         final = self._run_dir / job.name
         partial = final.with_name(final.name + ".partial")
         try:
-            job.image.save(partial, format="PNG")
+            if job.png is not None:
+                partial.write_bytes(job.png)
+            else:
+                job.image.save(partial, format="PNG")
             os.replace(partial, final)
             with self._steps_file.open("a", encoding="utf-8") as fh:
                 fh.write(job.line + "\n")

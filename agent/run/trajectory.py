@@ -190,7 +190,7 @@ class TrajectoryWriter:
         line = self._redact(json.dumps(dump_record(step_line(step, name)), ensure_ascii=False))
         if self._writer is None:
             self._writer = StepWriter(self.run_dir, self._steps_file)
-        self._writer.submit(step.index, step.frame.image, name, line)
+        self._writer.submit(step.index, step.frame.image, name, line, step.frame.png)
 
     def flush(self) -> None:
         """Wait until every step handed over is on disk (readers of the folder see them all); InfrastructureError

@@ -54,6 +54,26 @@ def test_run_folder_holds_run_json_steps_and_screenshots(tmp_path: Path) -> None
         assert (run_dir / str(step.screenshot)).stat().st_size > 0
 
 
+def test_the_step_writer_writes_a_frame_s_own_png_as_is_and_encodes_other_images(tmp_path: Path) -> None:
+    import io
+
+    from PIL import Image
+
+    from screenpilot.agent.run.step_writer import StepWriter
+
+    captured = Image.new("RGB", (40, 30), (10, 200, 30))
+    encoded = io.BytesIO()
+    captured.save(encoded, format="PNG", compress_level=1)  # as a capture comes: not what Pillow would write
+    writer = StepWriter(tmp_path, tmp_path / "steps.jsonl")
+    writer.submit(1, captured, "step_001.png", '{"index": 1}', png=encoded.getvalue())
+    painted = Image.new("RGB", (40, 30), (40, 40, 40))
+    writer.submit(2, painted, "step_002.png", '{"index": 2}')
+    writer.close()
+    assert (tmp_path / "step_001.png").read_bytes() == encoded.getvalue()
+    assert Image.open(tmp_path / "step_002.png").convert("RGB").tobytes() == painted.tobytes()
+    assert (tmp_path / "steps.jsonl").read_text().splitlines() == ['{"index": 1}', '{"index": 2}']
+
+
 def test_torn_last_line_is_ignored(tmp_path: Path) -> None:
     run_dir = run_recorded(tmp_path, [call(action="wait", time=0), call(action="terminate", status="success")])
     with (run_dir / "steps.jsonl").open("a") as fh:

@@ -341,9 +341,13 @@ def test_a_scroll_moves_the_pointer_of_the_tab_it_turns_in(open_page: Callable[[
     executor.execute(NewTab(page_url("browser_long")))  # a tab of its own, whose mouse is elsewhere
     executor.settle()
     executor.page.evaluate(INNER_SCROLLER)
-    executor.execute(Scroll(dy=300, at=over_inner))
-    assert wait_for(lambda: js(executor, "document.getElementById('inner').scrollTop") == 300)
-    assert js(executor, "window.scrollY") == 0
+    try:
+        executor.execute(Scroll(dy=300, at=over_inner))
+        assert wait_for(lambda: js(executor, "document.getElementById('inner').scrollTop") == 300)
+        assert js(executor, "window.scrollY") == 0
+    finally:
+        executor.page.close()  # the module's browser goes on with one tab
+        executor.screenshot()
 
 
 UNICODE_TEXT = "héllo wörld ✓ 日本語 😀 <b>&amp;</b>"
@@ -748,6 +752,18 @@ def test_the_screenshot_after_settle_is_the_screen_settle_captured_when_the_page
     assert np.array_equal(np.asarray(reused.image), np.asarray(fresh.image))
     assert reused.extra["page_state"] == fresh.extra["page_state"]
     assert "CHANGED BY THE CLICK" in executor.page.inner_text("#para")
+
+
+def test_a_frame_carries_its_png_only_when_the_image_is_exactly_that(
+        open_page: Callable[[str], BrowserExecutor]) -> None:
+    executor = open_page("browser_controls")
+    frame = executor.screenshot()
+    assert frame.png is not None
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(frame.png)).convert("RGB")), np.asarray(frame.image))
+    executor.page.evaluate("document.getElementById('para').dataset.screenpilotSecret = ''")  # painted over now
+    masked = executor.screenshot()
+    assert masked.png is None
+    assert not np.array_equal(np.asarray(masked.image), np.asarray(frame.image))
 
 
 def test_settle_s_capture_is_not_used_once_it_may_be_stale(open_page: Callable[[str], BrowserExecutor],

@@ -20,6 +20,7 @@ later. So a step on a static page costs one capture, as a bare capture-and-act l
 from __future__ import annotations
 
 import re
+import struct
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -66,6 +67,14 @@ BULK_TYPE_CHARS = 200
 """Lines of typed text longer than this many characters are inserted in one go (one input event, no key events) but
 for their last character, which is typed as a key so pages that react to keys still see one; shorter text is typed
 key by key (about 2 ms per character), so every key handler fires."""
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG's header, None when ``data`` is not a PNG."""
+    if len(data) < 24 or data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
 
 
 @dataclass(frozen=True)
@@ -242,9 +251,10 @@ class WebExecutor:
             return None
         return kept if time.monotonic() - kept.captured_at <= KEPT_FRAME_MAX_AGE_S else None
 
-    def _masked_capture(self, kept: _KeptFrame | None) -> tuple[Image.Image, FrameFacts | None]:
+    def _masked_capture(self, kept: _KeptFrame | None) -> tuple[Image.Image, FrameFacts | None, bytes | None]:
         """A capture (``kept``, else a new one) with every secret the page shows painted over in
-        :data:`MASK_COLOR`, and what the page said about itself just after the capture (None: it could not be asked).
+        :data:`MASK_COLOR`, what the page said about itself just after the capture (None: it could not be asked)
+        and the capture's PNG when the image is exactly that (nothing painted, not resized; else None).
 
         The page is asked where just after the capture (with the state and title, :meth:`_frame_facts`) and, when
         values are hidden, also just before; both answers are painted, so text that moves or appears meanwhile is
@@ -254,9 +264,10 @@ class WebExecutor:
         facts = None
         if kept is None:
             before = self._secret_boxes() if self._hidden_values else []  # marked elements do not come and go
-            image = self._image_from_png(self._capture_png())
+            png = self._capture_png()
+            image = self._image_from_png(png)
         else:
-            before, image = kept.before, kept.image.result()
+            before, png, image = kept.before, kept.png, kept.image.result()
             facts = FrameFacts.from_answer(kept.facts.answer)
         if facts is None:
             facts = self._frame_facts()
@@ -269,7 +280,8 @@ class WebExecutor:
             painted = [(0, 0, image.width, image.height)]
         for corners in painted or ():
             draw.rectangle(corners, fill=MASK_COLOR)
-        return image, facts
+        as_captured = not painted and image.size == png_size(png)
+        return image, facts, png if as_captured else None
 
     def screenshot(self) -> Frame:
         """Capture the current tab: an RGB image of exactly ``size`` with the URL and title.
@@ -289,7 +301,7 @@ class WebExecutor:
             kept = None if switched else self._take_kept_frame()
             taken_at = time.time() if kept is None else kept.taken_at
             start = time.perf_counter()
-            image, facts = self._masked_capture(kept)
+            image, facts, png = self._masked_capture(kept)
             extra = self._frame_extra()
             if kept is not None and kept.observed.answered:
                 self._probe.accept(kept.observed, self._hidden_values)
@@ -303,7 +315,7 @@ class WebExecutor:
             if events:
                 extra["events"] = events
             return Frame(image=image, taken_at=taken_at, capture_s=capture_s, url=session.page.url,
-                         title=session.title() if facts is None else facts.title, extra=extra)
+                         title=session.title() if facts is None else facts.title, extra=extra, png=png)
 
     def settle(self) -> float:
         """Wait until the tab has loaded and stopped changing, at most ``max_wait_s``; seconds spent.

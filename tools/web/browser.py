@@ -119,6 +119,9 @@ def drag_steps(start: Point, end: Point) -> int:
 # --- settings --------------------------------------------------------------------------------
 
 
+CAPTURE_PATIENCE_S = 1.0
+"""How long a CDP capture may go unanswered before it is sent again (see ``BrowserExecutor._capture_bytes``)."""
+
 CAPTURE_RETRIES = 6
 """How often a refused CDP capture is asked again (50 ms apart) before Playwright's screenshot is tried: Chromium
 refuses captures for a moment while a document commits."""
@@ -236,17 +239,33 @@ class BrowserExecutor(WebExecutor):
 
     def _capture_bytes(self, params: dict[str, object]) -> bytes | None:
         """Raw bytes of a CDP capture, or None when CDP refused (the caller falls back). ExecutorError when the page
-        does not answer within ``response_timeout_s`` (a renderer stuck in a script produces no frame)."""
+        does not answer within ``response_timeout_s`` (a renderer stuck in a script produces no frame).
+
+        A capture sent while a navigation swaps the document can go unanswered for good: one not answered within
+        :data:`CAPTURE_PATIENCE_S` is sent again once the page has answered a question (a stuck page cannot)."""
         timeout_s = self.settings.response_timeout_s
-        try:
-            reply = self._session.cdp().send("Page.captureScreenshot", params, timeout=timeout_s * 1000)
-        except PlaywrightTimeoutError:
-            raise ExecutorError(f"the page has not responded for {timeout_s:g} s (a script stuck in a loop?)") from None
-        except PlaywrightError as exc:
-            if is_gone_error(exc):
-                raise
-            return None
-        return base64.b64decode(reply["data"])
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                reply = self._session.cdp().send("Page.captureScreenshot", params,
+                                                 timeout=max(1.0, min(CAPTURE_PATIENCE_S, left) * 1000))
+                return base64.b64decode(reply["data"])
+            except PlaywrightTimeoutError:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+            except PlaywrightError as exc:
+                if is_gone_error(exc):
+                    raise
+                return None
+            try:
+                self._session.ask("() => true", None, left)
+            except ExecutorError:  # the page is stuck
+                break
+            except PlaywrightError:  # between documents: no answer, but nothing stuck either
+                pass
+        raise ExecutorError(f"the page has not responded for {timeout_s:g} s (a script stuck in a loop?)")
 
     def _capture(self, fmt: Literal["png", "jpeg"]) -> bytes:
         """Encoded bytes of the current tab's viewport (device pixels): CDP first (asked again up to
