@@ -733,6 +733,9 @@ class ChromiumSession:
             self.goto(url)
         except ActionFailedError as exc:
             raise ConfigError(f"the start URL could not be opened: {exc.message}") from exc
+        with suppress(PlaywrightError, ExecutorError):  # two frames: the first screenshot shows the page painted
+            self.ask("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))",
+                     None, 2.0)
 
     @property
     def browser_version(self) -> str | None:
