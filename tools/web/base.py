@@ -10,8 +10,9 @@ checks around every action, secret hiding, file choosers and downloads (:mod:`sc
 closing are here once.
 
 The settle frame. When the page says nothing is moving, settle captures the screen *inside* the page's quiet window
-(:meth:`ChromiumSession.page_is_quiet` ``during``): the window (two animation frames) and the capture (which waits
-for a frame of its own) overlap, and when the window ends without a change the capture shows the settled screen. The
+(:meth:`ChromiumSession.page_is_quiet` ``during``): the window stays open until the capture (which waits for a
+frame of its own) is done and an animation frame has passed, and when it ends without a change the capture shows
+the settled screen. The
 next :meth:`WebExecutor.screenshot` uses that capture instead of taking another one, when nothing happened in
 between: no action, no navigation, no tab switch, no new secret to hide, and at most :data:`KEPT_FRAME_MAX_AGE_S`
 later. So a step on a static page costs one capture, as a bare capture-and-act loop does.

@@ -1016,7 +1016,9 @@ class ChromiumSession:
         Raises PlaywrightError when the page cannot be asked (a navigation replaced the document)."""
         question = self.frame_facts_question(selectors, values)
         facts = FrameFacts.from_answer(self.ask(question.script, question.arg, answer_timeout_s))
-        return facts if facts is not None else FrameFacts(boxes=[], state=None, title=None)
+        if facts is None:  # not "no secrets shown": the caller paints everything when it cannot tell
+            raise PlaywrightError("the page gave no frame facts")
+        return facts
 
     @staticmethod
     def frame_facts_question(selectors: Sequence[str], values: Sequence[str]) -> PageQuestion:
