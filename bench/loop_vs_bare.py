@@ -9,7 +9,10 @@ Usage::
 
 Both loops run in the same process on the same local page (``bench_page.html``, written to a temporary folder:
 a button, a text field and a long page) in headless Chromium at 1280x720, round after round, interleaved, so
-machine load hits both alike. One step is everything between two model calls:
+machine load hits both alike. Each round launches a fresh browser for each loop (screenpilot's session has its
+own; the bare loop gets one too, so neither runs on a browser the other warmed up), and the first ``--warmup``
+clicks of a round (default 3) are not measured in either loop: a just-launched Chromium takes 2-4x as long for
+its first few captures. ``--warmup 0`` measures the cold start. One step is everything between two model calls:
 
 * **screenpilot**: a session (``screenpilot.browser``) runs a task with a scripted model that answers at once
   (Qwen2.5-VL ``computer_use`` replies): capture, resize to model space, prompt, parse, safety gate, execute,
@@ -119,10 +122,11 @@ def reply(action: str, **arguments: object) -> str:
     return f"<tool_call>\n{json.dumps(call)}\n</tool_call>"
 
 
-def round_plan(steps: int) -> list[tuple[str | None, str]]:
-    """(action type measured or None for an unmeasured set-up step, reply) for one round."""
-    plan: list[tuple[str | None, str]] = [("click", reply("left_click", coordinate=model_point(BUTTONS[i % 2])))
-                                          for i in range(steps)]
+def round_plan(steps: int, warmup: int) -> list[tuple[str | None, str]]:
+    """(action type measured or None for an unmeasured set-up step, reply) for one round: ``warmup`` clicks first."""
+    plan: list[tuple[str | None, str]] = [(None if i < warmup else "click",
+                                           reply("left_click", coordinate=model_point(BUTTONS[i % 2])))
+                                          for i in range(warmup + steps)]
     plan.append((None, reply("left_click", coordinate=model_point(FIELD))))
     plan += [("type", reply("type", text=TYPED)) for _ in range(steps)]
     plan += [("scroll", reply("scroll", coordinate=model_point(SCROLL_AT), pixels=-VIEWPORT[1]))
@@ -131,12 +135,12 @@ def round_plan(steps: int) -> list[tuple[str | None, str]]:
     return plan
 
 
-def screenpilot_round(url: str, steps: int, work: Path) -> dict[str, list[float]]:
+def screenpilot_round(url: str, steps: int, warmup: int, work: Path) -> dict[str, list[float]]:
     """Milliseconds per measured step of one screenpilot round, by action type."""
     import screenpilot
     from screenpilot.agent.run.trajectory import read_steps
 
-    plan = round_plan(steps)
+    plan = round_plan(steps, warmup)
     replies = work / f"replies-{time.monotonic_ns()}.json"
     replies.write_text(json.dumps([text for _, text in plan]))
     with screenpilot.browser(url, model=f"scripted:{replies}", out=work / "runs", quiet=True,
@@ -152,8 +156,9 @@ def screenpilot_round(url: str, steps: int, work: Path) -> dict[str, list[float]
     return times
 
 
-def bare_round(page: Any, steps: int) -> dict[str, list[float]]:
-    """Milliseconds per step of one bare Playwright round: a PNG screenshot and one action."""
+def bare_round(page: Any, steps: int, warmup: int) -> dict[str, list[float]]:
+    """Milliseconds per step of one bare Playwright round: a PNG screenshot and one action (``warmup`` unmeasured
+    clicks first)."""
     times: dict[str, list[float]] = {name: [] for name in ACTIONS}
 
     def step(kind: str | None, action: Callable[[], object]) -> None:
@@ -164,9 +169,9 @@ def bare_round(page: Any, steps: int) -> dict[str, list[float]]:
             times[kind].append((time.perf_counter() - start) * 1000)
 
     page.evaluate("window.scrollTo(0, 0)")
-    for i in range(steps):
+    for i in range(warmup + steps):
         target = BUTTONS[i % 2]
-        step("click", lambda: page.mouse.click(*target))  # noqa: B023 - called at once
+        step(None if i < warmup else "click", lambda: page.mouse.click(*target))  # noqa: B023 - called at once
     step(None, lambda: page.mouse.click(*FIELD))
     for _ in range(steps):
         step("type", lambda: page.keyboard.type(TYPED))
@@ -281,6 +286,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
     parser.add_argument("--steps", type=int, default=8, help="measured steps per action type and round (default 8)")
+    parser.add_argument("--warmup", type=int, default=3,
+                        help="unmeasured clicks at the start of each round, in both loops (default 3)")
     parser.add_argument("--animated", type=int, default=10, help="settles per animation kind (default 10)")
     parser.add_argument("--with-browser-use", action="store_true", help="also browser-use, when importable")
     parser.add_argument("--desktop", action="store_true", help="also the desktop (Tk app on Xvfb) against mss + XTEST")
@@ -300,17 +307,19 @@ def main() -> None:
         playwright = _acquire_playwright()
         try:
             executable = find_chromium(None, playwright.chromium.executable_path)
-            browser = playwright.chromium.launch(executable_path=executable, args=chromium_args(()))  # our flags
-            page = browser.new_page(viewport={"width": VIEWPORT[0], "height": VIEWPORT[1]})
-            page.goto(url)
             for number in range(1, args.rounds + 1):
-                for kind, values in screenpilot_round(url, args.steps, work).items():
+                for kind, values in screenpilot_round(url, args.steps, args.warmup, work).items():
                     ours[kind] += values
-                page.goto(url)
-                for kind, values in bare_round(page, args.steps).items():
-                    bare[kind] += values
+                # A fresh browser per round, as screenpilot's session has: both loops start cold.
+                browser = playwright.chromium.launch(executable_path=executable, args=chromium_args(()))
+                try:
+                    page = browser.new_page(viewport={"width": VIEWPORT[0], "height": VIEWPORT[1]})
+                    page.goto(url)
+                    for kind, values in bare_round(page, args.steps, args.warmup).items():
+                        bare[kind] += values
+                finally:
+                    browser.close()
                 print(f"round {number}/{args.rounds} done", file=sys.stderr)
-            browser.close()
         finally:
             _release_playwright()
         long_s = long_type_s(url, work)
@@ -318,7 +327,8 @@ def main() -> None:
         desktop = desktop_rounds(args.rounds, args.steps, work) if args.desktop else None
 
     load = os.getloadavg()
-    print(f"one step outside the model, ms (medians of {args.rounds} rounds x {args.steps} steps; "
+    print(f"one step outside the model, ms (medians of {args.rounds} rounds x {args.steps} steps after "
+          f"{args.warmup} warm-up clicks; "
           f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores)")
     print(f"{'action':>10} {'screenpilot':>11} {'bare':>7} {'ratio_vs_bare':>13}")
     table = {}
