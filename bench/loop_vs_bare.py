@@ -4,7 +4,7 @@ Usage::
 
     python bench/loop_vs_bare.py                    # 5 interleaved rounds, 8 steps per action type
     python bench/loop_vs_bare.py --rounds 9 --steps 10 --json out.json
-    python bench/loop_vs_bare.py --with-browser-use # also browser-use, when it is importable (see below)
+    python bench/loop_vs_bare.py --with-browser-use # also browser-use's loop, from a venv that has it (below)
     python bench/loop_vs_bare.py --desktop          # also the desktop: the Tk test app on Xvfb vs mss + XTEST
 
 Both loops run in the same process on the same local page (``bench_page.html``, written to a temporary folder:
@@ -29,10 +29,12 @@ transition and a 300 ms ``requestAnimationFrame`` animation, each on its own ele
 motion off the screen changes no pixel, so a pixel comparison rightly calls it settled; ``--animated`` times each)
 through the executor, printing whether every settle returned after the animation had ended (it must: 100 %).
 
-``--with-browser-use`` adds browser-use's own step loop where ``import browser_use`` works (it is not a
-dependency; install it into a separate venv: ``python -m venv .cache/bu && .cache/bu/bin/pip install
-browser-use``, then run this script with that venv's python and ``PYTHONPATH=.``); otherwise it says it is not
-installed. Run on an otherwise idle machine for absolute numbers; the ratios hold up better under load.
+``--with-browser-use`` adds a third loop to every round: browser-use's own agent with a scripted chat model that
+answers at once (``bench/browser_use_round.py``, run in a subprocess by an interpreter that imports browser-use:
+``--browser-use-python``, else ``.cache/bu/bin/python``, else this one). browser-use is not a dependency; install it
+into a separate venv: ``python -m venv .cache/bu && .cache/bu/bin/pip install browser-use`` (0.13.14 when this was
+written). Without one the script says it is not installed and measures the other two. Run on an otherwise idle
+machine for absolute numbers; the ratios hold up better under load.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -274,12 +277,63 @@ def screen_to_model_xy(point: tuple[int, int], screen: tuple[int, int]) -> tuple
     return at.x, at.y
 
 
-def browser_use_available() -> bool:
+def browser_use_python(given: Path | None) -> str | None:
+    """An interpreter that imports browser-use: ``given``, else ``.cache/bu/bin/python``, else this one; None when
+    none does."""
+    candidates = [given] if given is not None else [ROOT / ".cache" / "bu" / "bin" / "python", Path(sys.executable)]
+    for python in candidates:
+        if python.exists() and subprocess.run([str(python), "-c", "import browser_use"],
+                                              capture_output=True).returncode == 0:
+            return str(python)
+    return None
+
+
+def browser_use_round(python: str, page: Path, chromium: str, steps: int, warmup: int) -> dict[str, list[float]]:
+    """Milliseconds per measured step of one browser-use round (``bench/browser_use_round.py`` under ``python``)."""
+    done = subprocess.run([python, str(ROOT / "bench" / "browser_use_round.py"), str(page), chromium, str(steps),
+                           str(warmup)], capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise SystemExit(f"the browser-use round failed:\n{done.stderr[-2000:]}")
+    times: dict[str, list[float]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return times
+
+
+Times = dict[str, list[float]]
+"""Milliseconds per measured step, by action type."""
+
+
+def browser_rounds(args: argparse.Namespace, page_file: Path, bu_python: str | None) -> tuple[Times, Times, Times]:
+    """``args.rounds`` interleaved rounds of screenpilot, the bare loop and (with ``bu_python``) browser-use."""
+    # One Playwright driver per thread (sync Playwright cannot nest): the bare loop borrows screenpilot's.
+    from screenpilot.tools.web.session import _acquire_playwright, _release_playwright, chromium_args, find_chromium
+
+    url, work = page_file.as_uri(), page_file.parent
+    ours: Times = {name: [] for name in ACTIONS}
+    bare: Times = {name: [] for name in ACTIONS}
+    theirs_bu: Times = {name: [] for name in ACTIONS}
+    playwright = _acquire_playwright()
     try:
-        import browser_use  # type: ignore[import-not-found]  # noqa: F401
-    except ImportError:
-        return False
-    return True
+        executable = find_chromium(None, playwright.chromium.executable_path)
+        for number in range(1, args.rounds + 1):
+            for kind, values in screenpilot_round(url, args.steps, args.warmup, work).items():
+                ours[kind] += values
+            # A fresh browser per round, as screenpilot's session has: both loops start cold.
+            browser = playwright.chromium.launch(executable_path=executable, args=chromium_args(()))
+            try:
+                page = browser.new_page(viewport={"width": VIEWPORT[0], "height": VIEWPORT[1]})
+                page.goto(url)
+                for kind, values in bare_round(page, args.steps, args.warmup).items():
+                    bare[kind] += values
+            finally:
+                browser.close()
+            if bu_python is not None:
+                for kind, values in browser_use_round(bu_python, page_file, executable, args.steps,
+                                                      args.warmup).items():
+                    theirs_bu[kind] += values
+            print(f"round {number}/{args.rounds} done", file=sys.stderr)
+    finally:
+        _release_playwright()
+    return ours, bare, theirs_bu
 
 
 def main() -> None:
@@ -290,38 +344,19 @@ def main() -> None:
                         help="unmeasured clicks at the start of each round, in both loops (default 3)")
     parser.add_argument("--animated", type=int, default=10, help="settles per animation kind (default 10)")
     parser.add_argument("--with-browser-use", action="store_true", help="also browser-use, when importable")
+    parser.add_argument("--browser-use-python", type=Path,
+                        help="the interpreter of a venv with browser-use (default .cache/bu/bin/python)")
     parser.add_argument("--desktop", action="store_true", help="also the desktop (Tk app on Xvfb) against mss + XTEST")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args()
-
-    # One Playwright driver per thread (sync Playwright cannot nest): the bare loop borrows screenpilot's.
-    from screenpilot.tools.web.session import _acquire_playwright, _release_playwright, chromium_args, find_chromium
 
     with tempfile.TemporaryDirectory(prefix="screenpilot-bench-") as tmp:
         work = Path(tmp)
         page_file = work / "bench_page.html"
         page_file.write_text(PAGE)
         url = page_file.as_uri()
-        ours: dict[str, list[float]] = {name: [] for name in ACTIONS}
-        bare: dict[str, list[float]] = {name: [] for name in ACTIONS}
-        playwright = _acquire_playwright()
-        try:
-            executable = find_chromium(None, playwright.chromium.executable_path)
-            for number in range(1, args.rounds + 1):
-                for kind, values in screenpilot_round(url, args.steps, args.warmup, work).items():
-                    ours[kind] += values
-                # A fresh browser per round, as screenpilot's session has: both loops start cold.
-                browser = playwright.chromium.launch(executable_path=executable, args=chromium_args(()))
-                try:
-                    page = browser.new_page(viewport={"width": VIEWPORT[0], "height": VIEWPORT[1]})
-                    page.goto(url)
-                    for kind, values in bare_round(page, args.steps, args.warmup).items():
-                        bare[kind] += values
-                finally:
-                    browser.close()
-                print(f"round {number}/{args.rounds} done", file=sys.stderr)
-        finally:
-            _release_playwright()
+        bu_python = browser_use_python(args.browser_use_python) if args.with_browser_use else None
+        ours, bare, theirs_bu = browser_rounds(args, page_file, bu_python)
         long_s = long_type_s(url, work)
         animation = animated(url, args.animated)
         desktop = desktop_rounds(args.rounds, args.steps, work) if args.desktop else None
@@ -330,13 +365,20 @@ def main() -> None:
     print(f"one step outside the model, ms (medians of {args.rounds} rounds x {args.steps} steps after "
           f"{args.warmup} warm-up clicks; "
           f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores)")
-    print(f"{'action':>10} {'screenpilot':>11} {'bare':>7} {'ratio_vs_bare':>13}")
-    table = {}
+    with_bu = bu_python is not None
+    print(f"{'action':>10} {'screenpilot':>11} {'bare':>7} {'ratio_vs_bare':>13}"
+          + (f" {'browser-use':>11} {'bu_vs_bare':>10}" if with_bu else ""))
+    table: dict[str, dict[str, float]] = {}
     for kind in ACTIONS:
         mine, theirs = statistics.median(ours[kind]), statistics.median(bare[kind])
         table[kind] = {"screenpilot_ms": round(mine, 1), "bare_ms": round(theirs, 1),
                        "ratio_vs_bare": round(mine / theirs, 2)}
-        print(f"{kind:>10} {mine:>11.0f} {theirs:>7.0f} {mine / theirs:>13.2f}")
+        row = f"{kind:>10} {mine:>11.0f} {theirs:>7.0f} {mine / theirs:>13.2f}"
+        if with_bu:
+            bu = statistics.median(theirs_bu[kind])
+            table[kind] |= {"browser_use_ms": round(bu, 1), "browser_use_vs_bare": round(bu / theirs, 2)}
+            row += f" {bu:>11.0f} {bu / theirs:>10.2f}"
+        print(row)
     print(f"type of {LONG_TYPE:,} characters: {long_s:.2f} s for the whole step")
     for kind, (done, repeats, settle_ms) in animation.items():
         print(f"{kind}: settle returned after the animation ended {done}/{repeats} "
@@ -347,9 +389,8 @@ def main() -> None:
                                   "ratio_vs_bare": round(mine / theirs, 2)}
         print(f"desktop click (Tk app, Xvfb): screenpilot {mine:.0f} ms, bare mss + XTEST {theirs:.0f} ms, "
               f"ratio_vs_bare {mine / theirs:.2f}")
-    if args.with_browser_use:
-        print("browser-use: " + ("importable, but its loop needs an LLM client object; not measured here"
-                                 if browser_use_available() else "not installed (see this script's docstring)"))
+    if args.with_browser_use and not with_bu:
+        print("browser-use: not installed (see this script's docstring for the venv it runs from)")
     if args.json:
         args.json.write_text(json.dumps({"steps": table, "long_type_s": round(long_s, 3),
                                          "animated": {k: {"after_end": d, "repeats": r, "settle_ms": round(s, 1)}
