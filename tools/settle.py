@@ -71,11 +71,13 @@ def wait_until_stable(
     settings: SettleSettings,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    settled: Callable[[], bool] | None = None,
 ) -> float:
     """Poll ``capture`` until the screen is stable or ``max_wait_s`` passes.
 
     Returns the seconds spent. ``capture`` returns a small grayscale frame (see
-    :func:`to_small_gray`).
+    :func:`to_small_gray`). ``settled``, when given, is asked after each interval before the capture; True ends the
+    wait at once (the application itself says it has stopped changing, before the pixels could show it).
     """
     start = clock()
     if settings.fixed_delay_s is not None:
@@ -85,6 +87,8 @@ def wait_until_stable(
     stable = 0
     while clock() - start < settings.max_wait_s:
         sleep(settings.interval_s)
+        if settled is not None and settled():
+            break
         current = capture()
         if frame_difference(previous, current) <= settings.threshold:
             stable += 1

@@ -833,6 +833,26 @@ def test_settle_waits_for_what_the_page_has_in_motion(open_page: Callable[[str],
     assert executor.page.evaluate("window.doneMoving === true")
 
 
+def test_a_transition_that_ends_during_the_pixel_fallback_is_ended_by_the_page_with_a_settle_frame(
+        open_page: Callable[[str], BrowserExecutor], monkeypatch: pytest.MonkeyPatch) -> None:
+    executor = open_page("browser_controls")
+    pixel_checks = count_pixel_checks(executor, monkeypatch)
+    captures = count_captures(executor, monkeypatch)
+    executor.page.evaluate("() => { const box = document.createElement('div'); box.style.cssText = 'position:fixed;"
+                           "top:0;left:0;width:40px;height:40px;background:#c00;transition:left 300ms linear';"
+                           " document.body.append(box); box.addEventListener('transitionend', () => {"
+                           " window.doneMoving = true; }); requestAnimationFrame(() => requestAnimationFrame(() => {"
+                           " box.style.left = '300px'; })); }")
+    executor.settle()
+    assert executor.page.evaluate("window.doneMoving === true")
+    assert pixel_checks, "the page was busy at first: screenshots were compared"
+    assert captures == ["settle"], "the wait ended on the page's word, inside its quiet window"
+    reused = executor.screenshot()
+    assert captures == ["settle"], "and the screenshot is that capture"
+    time.sleep(0.3)
+    assert np.array_equal(np.asarray(reused.image), np.asarray(executor.screenshot().image))
+
+
 def test_settle_waits_for_a_request_in_flight(open_page: Callable[[str], BrowserExecutor]) -> None:
     import http.server
     import threading

@@ -325,9 +325,10 @@ class WebExecutor:
         frames, short timers, media, DOM mutations and scrolls over two frames; requests in flight are waited for),
         and the screen is captured inside its quiet window for the next screenshot (the settle frame, see the module
         docstring); only when it reports activity, or cannot tell (a canvas, a plugin, a cross-origin frame), are
-        screenshots compared until two in a row match (:func:`~screenpilot.tools.settle.wait_until_stable`). A
-        navigation or a new tab during the wait starts it once more. With ``fixed_delay_s`` set, sleeps exactly that
-        long instead.
+        screenshots compared until two in a row match (:func:`~screenpilot.tools.settle.wait_until_stable`), the page
+        asked again between them: once it says nothing moves (the transition or animation has ended), the wait ends
+        with a settle frame captured in that quiet window. A navigation or a new tab during the wait starts it once
+        more. With ``fixed_delay_s`` set, sleeps exactly that long instead.
         """
         settings = self._settle
         session = self._session
@@ -345,23 +346,34 @@ class WebExecutor:
                 remaining = settings.max_wait_s - (time.monotonic() - start)
                 if remaining <= 0:
                     break
-                facts = session.frame_facts_question(self._mask_selectors, self._hidden_values)
-                observed = self._probe.observe_question()
                 probe = self._probe.pending_question()
-                quiet = session.page_is_quiet(settings.quiet_window_s, request_wait_s=remaining,
-                                              answer_timeout_s=self._response_timeout_s(),
-                                              during=lambda: self._keep_frame(facts, observed),  # noqa: B023
-                                              first=[probe] if probe else [], last=[facts, observed])
+                quiet = self._quiet_with_frame(remaining, [probe] if probe else [])
                 if probe is not None:
                     self._probe.accept(probe, self._hidden_values)
                 if not quiet:
-                    self._kept = None
                     remaining = settings.max_wait_s - (time.monotonic() - start)
-                    wait_until_stable(self._small_gray, replace(settings, max_wait_s=max(0.0, remaining)))
+                    wait_until_stable(self._small_gray, replace(settings, max_wait_s=max(0.0, remaining)),
+                                      settled=lambda: self._quiet_with_frame(0.0))
                 switched = session.follow_pages()
                 if session.navigations == navigations and not switched:
                     break
         return time.monotonic() - start
+
+    def _quiet_with_frame(self, request_wait_s: float, first: Sequence[PageQuestion] = ()) -> bool:
+        """Whether the page says it has stopped changing (:meth:`ChromiumSession.page_is_quiet`, waiting up to
+        ``request_wait_s`` for its requests; ``first`` asked along), the settle frame captured inside its quiet
+        window and kept when it has (dropped otherwise). Asked once after the action and then between the pixel
+        comparisons of the fallback, so a page that was busy (a transition, an animation) ends the wait as soon as it
+        says so, with no capture left to take."""
+        facts = self._session.frame_facts_question(self._mask_selectors, self._hidden_values)
+        observed = self._probe.observe_question()
+        quiet = self._session.page_is_quiet(self._settle.quiet_window_s, request_wait_s=request_wait_s,
+                                            answer_timeout_s=self._response_timeout_s(),
+                                            during=lambda: self._keep_frame(facts, observed),
+                                            first=first, last=[facts, observed])
+        if not quiet:
+            self._kept = None
+        return quiet
 
     def _wait_for_load(self, budget_s: float) -> None:
         """Wait up to ``budget_s`` seconds for the tab's ``load`` event; a tab closing meanwhile is followed."""
