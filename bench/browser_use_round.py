@@ -39,6 +39,8 @@ os.environ.setdefault("BROWSER_USE_LOGGING_LEVEL", "result")
 from browser_use import Agent, BrowserProfile, BrowserSession  # type: ignore[import-not-found]
 from browser_use.llm.views import ChatInvokeCompletion  # type: ignore[import-not-found]
 
+# The same points and text as loop_vs_bare.py (BUTTONS, FIELD, TYPED): that module imports screenpilot, which this
+# venv does not have.
 BUTTONS = ((200, 100), (350, 100))
 FIELD = (200, 200)
 TYPED = "hello world!"
